@@ -1,0 +1,1 @@
+"""Async I/O and engines; no Textual. Front-ends consume their events."""

@@ -1,0 +1,58 @@
+"""The commented starter ``dryrun.toml`` that ``dryrun init`` writes.
+
+Values are serialised with ``tomli-w`` (so they are always valid TOML and always match
+the schema in ``runners.config``); the comments are laid around them per section."""
+
+from __future__ import annotations
+
+import tomli_w
+
+from runners.config import Auth, Checks, Config, Gates, Host, LogSource, Run, SshTarget, Sprint, config_to_dict
+
+_SECTION_NOTES = {
+    "sprint": "The sprint: baseline tag, dates, timebox (days, max iterations), stand-ups, owners.",
+    "gates": "Global exit gates: all SMK pass; flaky <= 5 %; criticals = 0; majors <= 3 with workarounds.",
+    "checks": "Timeouts (seconds) and knobs of the SMK-1..7 checks.",
+    "run": "Where the record lives, the fail-fast mode (off | soft | hard) and the run seed.",
+}
+
+_HOST_NOTE = """\
+# One [[hosts]] table per camera host. Secrets are never written here: name an env var
+# or a file that holds them.
+#   dialect      "current" (Go service) or "legacy" (Python service)
+#   ssh.strict_host_keys = false  turns host-key checking OFF for this host (visible opt-out)
+#   auth.token_env / token_file    a ready-made JWT for the service
+#   auth.secret_env / secret_file  the service's HS256 secret, to mint valid/expired/forged tokens
+#   logs         sources tailed live: kind = "file" (tail -F over SSH), "journal"
+#                (journalctl -u UNIT -f), "command" (any command), "local" (a local file)
+"""
+
+
+def example_config() -> Config:
+    host = Host(
+        name="cam-01",
+        rpc_url="ws://cam-01.lab:8002/ws",
+        health_url="http://cam-01.lab:8003",
+        dialect="current",
+        ssh=SshTarget(host="cam-01.lab", port=22, user="operator", key="~/.ssh/id_ed25519",
+                      known_hosts="~/.ssh/known_hosts"),
+        auth=Auth(secret_env="CAMERA_SERVICE_JWT_SECRET"),
+        logs=(
+            LogSource(name="camera-service", kind="file", path="/var/log/camera-service.log"),
+            LogSource(name="mediamtx", kind="journal", unit="mediamtx"),
+        ),
+    )
+    return Config(sprint=Sprint(), gates=Gates(), checks=Checks(), run=Run(), hosts=(host,))
+
+
+def render_starter(cfg: Config | None = None) -> str:
+    data = config_to_dict(cfg or example_config())
+    out = ["# dryrun.toml: the dry-run console's config. `dryrun --help` lists the commands.", ""]
+    for section, note in _SECTION_NOTES.items():
+        out.append(f"# {note}")
+        out.append(tomli_w.dumps({section: data[section]}).rstrip())
+        out.append("")
+    out.append(_HOST_NOTE.rstrip())
+    out.append(tomli_w.dumps({"hosts": data["hosts"]}).rstrip())
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,7 @@
+"""Subcommand modules of ``dryrun``, in the order ``--help`` lists them.
+
+Add a module here with a ``register(subparsers)`` function to add a subcommand."""
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+)
