@@ -1,0 +1,74 @@
+"""The plan's ``dry_run/`` skeleton: one place that names every file.
+
+The names are the contract with the plan (seed 000, "File/Folder Skeleton"); nothing
+else in the code spells them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_DRY_ID = re.compile(r"^DRY-\d{2,}$")
+_RUN_LOG = re.compile(r"^02_smoke_run_(\d+)\.log$")
+
+
+def check_dry_id(dry_id: str) -> str:
+    """``DRY-03`` style ids only (they become file names)."""
+    if not _DRY_ID.match(dry_id):
+        raise ValueError(f"not a triage id: {dry_id!r} (expected DRY-<nn>, e.g. DRY-03)")
+    return dry_id
+
+
+@dataclass(frozen=True)
+class DryRunDir:
+    root: Path
+
+    # Phase A
+    @property
+    def plan(self) -> Path: return self.root / "00_plan.md"
+    @property
+    def env_matrix(self) -> Path: return self.root / "01_env_matrix.md"
+    @property
+    def env_sh(self) -> Path: return self.root / "env.sh"
+    # Phase B
+    def smoke_run_log(self, n: int) -> Path: return self.root / f"02_smoke_run_{n}.log"
+    @property
+    def triage_register(self) -> Path: return self.root / "03_triage_register.md"
+    # Phase C
+    def verify_log(self, dry_id: str) -> Path: return self.root / f"04_verify_{check_dry_id(dry_id)}.log"
+    @property
+    def pass_ledger(self) -> Path: return self.root / "05_pass_ledger.md"
+    @property
+    def flake_evidence(self) -> Path: return self.root / "06_flake_evidence.md"
+    @property
+    def quarantine(self) -> Path: return self.root / "quarantine.txt"
+    def fix_dir(self, dry_id: str) -> Path: return self.root / "fixes" / check_dry_id(dry_id)
+    # Phase D
+    @property
+    def final_run_log(self) -> Path: return self.root / "07_smoke_run_final.log"
+    @property
+    def metrics(self) -> Path: return self.root / "08_metrics.md"
+    @property
+    def closeout(self) -> Path: return self.root / "09_closeout.md"
+    @property
+    def artifacts(self) -> Path: return self.root / "artifacts"
+
+    # Machine-readable sources of truth and engine state (beside the plan's files).
+    @property
+    def events_log(self) -> Path: return self.root / "events.log.jsonl"
+    @property
+    def state_dir(self) -> Path: return self.root / ".state"
+    @property
+    def lastfailed(self) -> Path: return self.state_dir / "lastfailed.json"
+    @property
+    def lock(self) -> Path: return self.state_dir / "lock"
+
+    def run_numbers(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.root.iterdir() if (m := _RUN_LOG.match(p.name)))
+
+    def next_run_number(self) -> int:
+        nums = self.run_numbers()
+        return (nums[-1] + 1) if nums else 1
