@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sshd import asyncssh_server, ssh_keys, sshd, sshd_bastion  # noqa: F401  (SSH fixtures)
+
 
 @pytest.fixture
 def tmp_cwd(tmp_path, monkeypatch):
