@@ -64,6 +64,51 @@ class DryRunDir:
     @property
     def lock(self) -> Path: return self.state_dir / "lock"
 
+    # Record sources of truth beside their rendered .md (RECORD helper; additive).
+    @property
+    def env_frozen(self) -> Path: return self.root / "01_env_matrix.json"
+    @property
+    def triage_toml(self) -> Path: return self.root / "03_triage_register.toml"
+    @property
+    def pass_ledger_toml(self) -> Path: return self.root / "05_pass_ledger.toml"
+    @property
+    def flake_json(self) -> Path: return self.root / "06_flake_evidence.json"
+    @property
+    def metrics_json(self) -> Path: return self.root / "08_metrics.json"
+    @property
+    def closeout_json(self) -> Path: return self.root / "09_closeout.json"
+    @property
+    def fixes(self) -> Path: return self.root / "fixes"
+    def fix_patch(self, dry_id: str) -> Path: return self.fix_dir(dry_id) / "patch.diff"
+    def fix_before_after(self, dry_id: str) -> Path: return self.fix_dir(dry_id) / "before_after.log"
+    def verify_attempt_log(self, dry_id: str, attempt: int) -> Path:
+        """An earlier verify attempt's log, kept when the entry is verified again."""
+        return self.root / f"04_verify_{check_dry_id(dry_id)}.attempt{attempt}.log"
+    def flake_log(self, check: str) -> Path: return self.artifacts / f"flake_{check}" / f"flake_{check}.log"
+    # Record internals (never part of the evidence pack).
+    @property
+    def sprint_state(self) -> Path: return self.state_dir / "sprint.toml"
+    @property
+    def env_validation_failure(self) -> Path: return self.state_dir / "env_validation_failure.json"
+    def rendered_base(self, path: Path) -> Path:
+        """What the record last rendered to ``path`` (to tell hand edits from its own writes)."""
+        return self.state_dir / "rendered" / f"{path.name}.json"
+    @property
+    def pack_dir(self) -> Path: return self.root.parent / f"{self.root.name}_pack"
+
+    def log_for_label(self, label: str) -> Path | None:
+        """The log file of a run label (``02_smoke_run_3``, ``07_smoke_run_final``,
+        ``04_verify_DRY-03``, ``flake_SMK-3``); None for a label that names no file here."""
+        if m := re.match(r"^02_smoke_run_(\d+)$", label):
+            return self.smoke_run_log(int(m.group(1)))
+        if label == "07_smoke_run_final":
+            return self.final_run_log
+        if m := re.match(r"^04_verify_(DRY-\d{2,})$", label):
+            return self.verify_log(m.group(1))
+        if m := re.match(r"^flake_(SMK-\d+)$", label):
+            return self.flake_log(m.group(1))
+        return None
+
     def run_numbers(self) -> list[int]:
         if not self.root.is_dir():
             return []
