@@ -12,6 +12,7 @@ field here is the whole change needed to accept a new key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import types
@@ -142,12 +143,44 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Suite:
+    """An external pytest suite the console runs as a subprocess (``runners.external``).
+
+    ``command`` is split like a shell would (``shlex``), never run through a shell; the
+    placeholders ``{python}`` (the console's interpreter), ``{config}`` (this file) and, for
+    per-host runs, ``{host}``, ``{rpc_url}``, ``{health_url}``, ``{dialect}`` are filled in.
+    The console appends its own pytest arguments (its plugin, -k, --maxfail, --ff,
+    --durations, --count), so the command must end where pytest arguments may follow."""
+
+    name: str  # shown as the host of the suite's results when it is not run per host
+    command: str = "{python} -m pytest"
+    cwd: str = ""  # relative to the config's folder; empty = the config's folder
+    env: tuple[str, ...] = ()  # names of environment variables passed through (never values)
+    hosts: tuple[str, ...] = ()  # run once per named host ("*" = every host); empty = once
+    timeout: float = 1800.0  # hard limit for one pytest process, seconds
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Hosts from Ansible-style inventory files (INI or YAML), merged into ``hosts``
+    (``runners.inventory``). A ``[[hosts]]`` entry of the same name wins."""
+
+    files: tuple[str, ...] = ()  # relative to the config's folder
+    groups: tuple[str, ...] = ()  # only hosts of these groups (children included); empty = all
+    rpc_url: str = "ws://{host}:8002/ws"  # {host} = ansible_host, else the inventory name
+    health_url: str = "http://{host}:8003"
+    dialect: Dialect = "current"
+
+
+@dataclass(frozen=True)
 class Config:
     sprint: Sprint = field(default_factory=Sprint)
     gates: Gates = field(default_factory=Gates)
     checks: Checks = field(default_factory=Checks)
     run: Run = field(default_factory=Run)
     hosts: tuple[Host, ...] = ()
+    suites: tuple[Suite, ...] = ()
+    inventory: Inventory = field(default_factory=Inventory)
     path: Path | None = field(default=None, compare=False)  # where it was read from
 
     def host(self, name: str) -> Host:
@@ -163,7 +196,10 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
     def resolve(self, p: str) -> Path:
-        path = Path(p).expanduser()
+        try:
+            path = Path(p).expanduser()
+        except RuntimeError:  # ~user with no such user: keep it literal; opening it says "not found"
+            path = Path(p)
         return path if path.is_absolute() else self.base_dir / path
 
     @property
@@ -173,8 +209,8 @@ class Config:
 
 # --------------------------------------------------------------------------- loader
 
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d\Z")
 
 
 def _type_name(tp: Any) -> str:
@@ -218,10 +254,14 @@ def _convert(value: Any, tp: Any, key: str, path: Path | None) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, key, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(path, key, f"must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(path, key, f"must be a string, got {value!r}")
+        if "\x00" in value:
+            raise ConfigError(path, key, "must not contain a NUL character (\\u0000)")
         return value
     raise ConfigError(path, key, f"unsupported type {tp!r}")  # a schema bug, not user error
 
@@ -268,6 +308,8 @@ def _validate(cfg: Config, path: Path | None) -> None:
                  "recording_seconds", "concurrency_seconds"):
         if getattr(cfg.checks, name) <= 0:
             raise ConfigError(path, f"checks.{name}", "must be greater than 0")
+    if cfg.checks.snapshot_time_tolerance < 0:
+        raise ConfigError(path, "checks.snapshot_time_tolerance", "must be 0 or more seconds")
     if cfg.checks.concurrency_clients < 1:
         raise ConfigError(path, "checks.concurrency_clients", "must be at least 1")
     if cfg.checks.max_parallel_hosts < 1:
@@ -299,6 +341,92 @@ def _validate(cfg: Config, path: Path | None) -> None:
             needed = {"file": "path", "local": "path", "journal": "unit", "command": "command"}[src.kind]
             if not getattr(src, needed):
                 raise ConfigError(path, f"{lw}.{needed}", f"required for kind = {src.kind!r}")
+    _validate_suites(cfg, path)
+    _validate_inventory(cfg.inventory, path)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+SUITE_PLACEHOLDERS = ("python", "config", "host", "rpc_url", "health_url", "dialect")
+_HOST_PLACEHOLDERS = ("host", "rpc_url", "health_url", "dialect")
+
+
+def suite_placeholders(command: str) -> list[str]:
+    """The ``{name}`` placeholders of a suite command; ValueError says what is wrong."""
+    import shlex
+    import string
+
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise ValueError(f"cannot be split like a shell command line ({e}): {command!r}") from None
+    if not argv:
+        raise ValueError("must not be empty (e.g. \"{python} -m pytest tests/smoke -q\")")
+    names: list[str] = []
+    for arg in argv:
+        try:
+            parsed = list(string.Formatter().parse(arg))
+        except ValueError as e:
+            raise ValueError(f"bad placeholder in {arg!r} ({e}; write {{{{ and }}}} for literal braces)") from None
+        for _lit, name, spec, conv in parsed:
+            if name is None:
+                continue
+            if name not in SUITE_PLACEHOLDERS or spec or conv:
+                raise ValueError(f"unknown placeholder {{{name}}} in {arg!r} "
+                                 f"(known: {', '.join('{' + p + '}' for p in SUITE_PLACEHOLDERS)})")
+            names.append(name)
+    return names
+
+
+def _validate_suites(cfg: Config, path: Path | None) -> None:
+    hosts = {h.name for h in cfg.hosts}
+    seen: set[str] = set()
+    for i, s in enumerate(cfg.suites):
+        where = f"suites[{i}]"
+        if not _HOST_NAME.fullmatch(s.name):  # fullmatch: "$" would let a trailing newline through
+            raise ConfigError(path, f"{where}.name", f"must be 1-63 letters, digits, '.', '_' or '-', got {s.name!r}")
+        if s.name in seen:
+            raise ConfigError(path, f"{where}.name", f"duplicate suite name {s.name!r}")
+        seen.add(s.name)
+        try:
+            used = suite_placeholders(s.command)
+        except ValueError as e:
+            raise ConfigError(path, f"{where}.command", str(e)) from None
+        per_host = [p for p in used if p in _HOST_PLACEHOLDERS]
+        if per_host and not s.hosts:
+            raise ConfigError(path, f"{where}.command", f"uses {{{per_host[0]}}}, which needs hosts = [...] "
+                              "(the suite then runs once per host)")
+        for j, e in enumerate(s.env):
+            if not _ENV_NAME.fullmatch(e):
+                raise ConfigError(path, f"{where}.env[{j}]", f"must be an environment variable name, got {e!r}")
+        for j, h in enumerate(s.hosts):
+            if h == "*":
+                if len(s.hosts) > 1:
+                    raise ConfigError(path, f"{where}.hosts", '"*" (every host) cannot be combined with names')
+                continue
+            if h not in hosts:
+                raise ConfigError(path, f"{where}.hosts[{j}]", f"not a configured host: {h!r} "
+                                  f"(configured: {', '.join(sorted(hosts)) or 'none'})")
+        if len(set(s.hosts)) != len(s.hosts):
+            raise ConfigError(path, f"{where}.hosts", "lists a host twice")
+        if not (s.timeout > 0 and s.timeout != float("inf")):  # also refuses nan
+            raise ConfigError(path, f"{where}.timeout", f"must be a finite number of seconds > 0, got {s.timeout}")
+        for name in ("command", "cwd"):
+            if "\x00" in getattr(s, name):
+                raise ConfigError(path, f"{where}.{name}", "must not contain a NUL byte")
+
+
+def _validate_inventory(inv: Inventory, path: Path | None) -> None:
+    for name in ("rpc_url", "health_url"):
+        tmpl = getattr(inv, name)
+        if "{host}" not in tmpl:
+            raise ConfigError(path, f"inventory.{name}", f"must contain {{host}}, got {tmpl!r}")
+    if not inv.rpc_url.startswith(("ws://", "wss://")):
+        raise ConfigError(path, "inventory.rpc_url", f"must start with ws:// or wss://, got {inv.rpc_url!r}")
+    if not inv.health_url.startswith(("http://", "https://")):
+        raise ConfigError(path, "inventory.health_url",
+                          f"must start with http:// or https://, got {inv.health_url!r}")
+    if inv.groups and not inv.files:
+        raise ConfigError(path, "inventory.groups", "needs inventory.files")
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -306,6 +434,12 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     cfg = _build(Config, data, "", path)
     if path is not None:
         cfg = dataclasses.replace(cfg, path=path.resolve())
+    if cfg.inventory.files:
+        # Inventory hosts join the configured ones before validation, so suites may name them
+        # and every host rule (names, URLs, ports) applies to them too.
+        from runners.inventory import merge_inventory
+
+        cfg = merge_inventory(cfg, path)
     _validate(cfg, path)
     return cfg
 
@@ -327,7 +461,19 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(p, "", f"invalid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(p, "", "invalid TOML: arrays or tables nested too deeply") from None
     return parse_config(data, p)
+
+
+def _unset_section(cfg: Config, name: str) -> bool:
+    # Optional sections left out when unused, so a written config stays as it was and
+    # ``[[suites]]`` / ``[inventory]`` can still be appended to it by hand.
+    if name == "suites":
+        return not cfg.suites
+    if name == "inventory":
+        return cfg.inventory == Inventory()
+    return False
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
@@ -338,7 +484,7 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
             return {
                 f.name: conv(getattr(v, f.name))
                 for f in dataclasses.fields(v)
-                if not (isinstance(v, Config) and f.name == "path")
+                if not (isinstance(v, Config) and (f.name == "path" or _unset_section(v, f.name)))
             }
         if isinstance(v, tuple):
             return [conv(x) for x in v]

@@ -151,7 +151,7 @@ class HealthProbe:
         ctype = resp.headers.get("content-type", "")
         try:
             body = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
             text = resp.text[:60]
             not_json = f"expected JSON, got {ctype or 'no content type'}: {text!r}"

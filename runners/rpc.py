@@ -60,6 +60,25 @@ _ConnectionClosed: type[BaseException] = ConnectionError  # replaced on first im
 _OPEN: Any = None
 
 
+def _connect_with_abort(connect):
+    """websockets' connect with a connection class that drops the TCP connection when a peer
+    that broke the protocol (a frame over max_size...) never completes the closing handshake:
+    websockets 17 only enforces close_timeout inside close(), so recv() would wait forever."""
+    import functools
+
+    from websockets.asyncio.client import ClientConnection
+
+    class _Conn(ClientConnection):
+        _abort_handle = None
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.close_deadline is not None and self._abort_handle is None:
+                self._abort_handle = self.loop.call_at(self.close_deadline, self.transport.abort)
+
+    return functools.partial(connect, create_connection=_Conn)
+
+
 def _import_websockets() -> None:
     global _ws_connect, _ConnectionClosed, _OPEN
     if _ws_connect is None:
@@ -67,7 +86,7 @@ def _import_websockets() -> None:
         from websockets.exceptions import ConnectionClosed
         from websockets.protocol import State
 
-        _ws_connect = connect
+        _ws_connect = _connect_with_abort(connect)
         _ConnectionClosed = ConnectionClosed
         _OPEN = State.OPEN
 
@@ -615,7 +634,7 @@ class RpcClient:
             return
         try:
             obj = _loads(msg)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
             self.trace.record_in(None, msg, t=t, note=f"malformed JSON: {exc}", conn=conn)
             self._stray(f"malformed JSON ({exc}): {msg[:80]!r}", t)
             return

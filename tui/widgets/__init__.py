@@ -1,0 +1,1 @@
+"""Widgets of the console. Each module holds one widget (or one family of helpers)."""
