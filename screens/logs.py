@@ -1,11 +1,11 @@
 """Logs: the camera service and MediaMTX logs of every host, live, merged by time.
 
-A worker runs ``runners.logs.hub.LogHub`` over the App's shared SSH pool (one
-connection per host, the one the other runners use; if the App has none, the screen
-opens its own) and posts the hub's events here; the pane (``tui.widgets.log_view``)
-queues them and draws a fixed number of times per second. The follower starts when
-the screen is first shown and keeps running while other screens are on display, so
-the logs are complete when the operator comes back mid-run.
+A worker runs ``runners.logs.hub.LogHub`` over the App's shared SSH pool
+(``app.ssh_pool``: one connection per host, also used by the host probe; created here
+if the probe has not made it yet) and posts the hub's events here; the pane
+(``tui.widgets.log_view``) queues them and draws a bounded number of times per second.
+The follower starts when the screen is first shown and keeps running while other
+screens are on display, so the logs are complete when the operator comes back mid-run.
 """
 
 from __future__ import annotations

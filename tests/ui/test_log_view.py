@@ -16,12 +16,22 @@ from tui.widgets.log_view import LogPane, LogView
 T0 = time.time() - 30
 
 
+@pytest.fixture(autouse=True)
+def _fresh_t0():
+    """Line times close to now: far older lines would be clamped to arrival order (the
+    buffer's reorder window), and a full test run can take minutes."""
+    global T0
+    T0 = time.time() - 30
+
+
 def stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f",{int(t * 1000) % 1000:03d}"
 
 
-def lines(n: int, host_t0: float = T0, level: str = "INFO", start: int = 0, step: float = 0.001) -> list[str]:
-    return [f"{stamp(host_t0 + (start + i) * step)} {level} svc: line {start + i}" for i in range(n)]
+def lines(n: int, host_t0: float | None = None, level: str = "INFO", start: int = 0,
+          step: float = 0.001) -> list[str]:
+    base = T0 if host_t0 is None else host_t0
+    return [f"{stamp(base + (start + i) * step)} {level} svc: line {start + i}" for i in range(n)]
 
 
 class PaneApp(App):
