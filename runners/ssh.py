@@ -583,8 +583,13 @@ class SshHost:
                 buf += chunk[:max(room, 0)]
 
         try:
+            # return_exceptions: when the link drops both readers fail; an exception left in
+            # the gather future would be reported as "never retrieved" at garbage collection.
             out, err = await asyncio.wait_for(
-                asyncio.gather(collect(proc.stdout), collect(proc.stderr)), timeout)
+                asyncio.gather(collect(proc.stdout), collect(proc.stderr), return_exceptions=True), timeout)
+            for got in (out, err):
+                if isinstance(got, BaseException):
+                    raise got
             await asyncio.wait_for(proc.wait_closed(), timeout)
         except (asyncio.TimeoutError, TimeoutError):
             self._stop_process(proc)
