@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runners.budgets import percentile, summarise
+from runners.logs.parse import neutralise
 from runners.events import (
     CheckFinished,
     CheckStarted,
@@ -155,6 +156,7 @@ class RunLog:
                 new = [f"NOTICE [{ev.code or ev.level}]{where} {ev.message.splitlines()[0] if ev.message else ''}"]
         elif isinstance(ev, RunFinished):
             self.finished = ev
+        new = [neutralise(ln) for ln in new]
         self._progress.extend(new)
         return new
 
@@ -283,7 +285,11 @@ class RunLog:
 
     def end_sections(self) -> str:
         """What follows the progress lines once the run finished ("" before): failures,
-        durations, latency, short summary, closing line."""
+        durations, latency, short summary, closing line. Every line is neutralised: service
+        text (error messages, log lines) never drives the reader's terminal."""
+        return "".join(neutralise(ln) + "\n" for ln in self._end_lines())
+
+    def _end_lines(self) -> list[str]:
         out: list[str] = []
         if self.finished is not None:
             out.append("")
@@ -297,7 +303,7 @@ class RunLog:
             elif self.finished.stopped_early:
                 out.append(banner(f"stopped early: {self.finished.stopped_early}", "!"))
             out.append(self.closing())
-        return "\n".join(out) + "\n" if out else ""
+        return out
 
 
 def _num(v: Any) -> str:

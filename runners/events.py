@@ -93,6 +93,7 @@ class CheckFinished(Event):
     artifacts: tuple[str, ...] = ()  # paths relative to dry_run/
     rpc_excerpt: tuple[dict[str, Any], ...] = ()  # last frames of the trace around the failure
     metrics: dict[str, float] = field(default_factory=dict)  # time_to_healthy, discovery_s, p95_ms...
+    log_excerpt: tuple[str, ...] = ()  # service-log lines of the check's window (chaos markers), on failure
 
 
 @_kind("run_finished")

@@ -134,11 +134,13 @@ async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
         gate = await validate_environment(cfg, options, allow_drift=args.allow_drift)
     except RecordError as e:
         raise CommandError(f"environment validator: {e}") from None
+    from runners.logs.parse import neutralise
+
     if gate.status in ("drift", "overridden"):
         print(("environment drift (run halted; --allow-drift to override):" if gate.halt else
                "environment drift (overridden by --allow-drift):"), file=err)
         for m in gate.messages:
-            print(f"  {m}", file=err)
+            print(f"  {neutralise(m)}", file=err)  # live values come from the hosts
         if gate.halt:
             if args.json:
                 print_json({"exit_code": EXIT_USAGE, "halted": "environment drift", "reason_codes": gate.codes,
@@ -189,7 +191,7 @@ async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
         display.finish(result)
         print(f"log: {result.log_path}  junit: {result.junit_path}  artifacts: {result.artifacts_dir}")
     for e in result.record_errors:
-        print(f"warning: {e}", file=err)
+        print(f"warning: {neutralise(e)}", file=err)
     return result.exit_code
 
 
@@ -256,11 +258,19 @@ class _LiveTable:
         self.log.apply(ev)
         if self._live is None:
             return
+        from rich.text import Text
+
+        from runners.logs.parse import neutralise
+
+        # Text objects, never markup: a service's message must show as sent, not as a
+        # hyperlink or a style (and an unbalanced "[/x]" in it must not raise).
         if isinstance(ev, CheckFinished) and ev.outcome in ("failed", "error"):
             word = "FAILED" if ev.outcome == "failed" else "ERROR"
-            self._live.console.print(f"[bold red]{word}[/] {ev.host}::{ev.check} - {ev.summary}", highlight=False)
+            self._live.console.print(Text.assemble((word, "bold red"), f" {ev.host}::{ev.check} - "
+                                                   f"{neutralise(ev.summary)}"), highlight=False)
         elif isinstance(ev, Notice) and ev.level in ("warning", "error"):
-            self._live.console.print(f"[yellow]NOTICE[/] [{ev.code}] {ev.message.splitlines()[0]}", highlight=False)
+            first = neutralise((ev.message.splitlines() or [""])[0])
+            self._live.console.print(Text.assemble(("NOTICE", "yellow"), f" [{ev.code}] {first}"), highlight=False)
         self._live.update(self._render())
 
     def _render(self) -> Any:
@@ -270,7 +280,7 @@ class _LiveTable:
         from rich.text import Text
 
         s = self.state
-        t = Table(title=f"dryrun run {s.label}".rstrip(), title_justify="left", expand=False)
+        t = Table(title=Text(f"dryrun run {s.label}".rstrip()), title_justify="left", expand=False)
         t.add_column("host", no_wrap=True)
         checks = sorted(self.checks or s.checks, key=lambda c: int(c.split("-")[1]))
         for c in checks:
@@ -288,7 +298,7 @@ class _LiveTable:
                 row.append(Text(word, style=style))
                 if cell and status == "running" and cell.last_step:
                     now = f"{c}: {cell.last_step}"
-            row.append(now)
+            row.append(Text(now))  # a step may quote the service: text, never markup
             t.add_row(*row)
         n = s.counts()
         elapsed = (time.time() - s.started) if s.started else 0.0

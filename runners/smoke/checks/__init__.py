@@ -1,0 +1,1 @@
+"""SMK-1..7: one module per check, each an ``async def check(ctx) -> Passed`` and a ``SPEC``."""
