@@ -43,13 +43,14 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Bare `dryrun` and `dryrun --config X [--theme ...]` open the console, like `dryrun console ...`.
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["console", *argv]
     args = parser.parse_args(argv)
     if args.version:
         print(f"dryrun {_version()}")
         return 0
-    if not getattr(args, "func", None):
-        # Bare `dryrun` opens the console on ./dryrun.toml, like `dryrun console`.
-        args = parser.parse_args(["console", *(argv or [])])
     try:
         return int(args.func(args) or 0)
     except CommandError as e:

@@ -27,3 +27,13 @@ def test_init_writes_valid_config_and_refuses_overwrite(tmp_cwd, capsys):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "tui.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "init" in r.stdout
+
+
+def test_console_options_without_the_subcommand_open_the_console(monkeypatch):
+    # `dryrun --config X` is what `dryrun sim` tells people to type: it must reach `console`.
+    import tui.commands.console as console
+
+    seen = {}
+    monkeypatch.setattr(console, "run", lambda args: seen.setdefault("config", str(args.config)) and 0)
+    assert main(["--config", "lab.toml"]) == 0
+    assert seen["config"] == "lab.toml"
