@@ -1,23 +1,20 @@
 """Logs: the camera service and MediaMTX logs of every host, live, merged by time.
 
-A worker runs ``runners.logs.hub.LogHub`` over the App's shared SSH pool
-(``app.ssh_pool``: one connection per host, also used by the host probe; created here
-if the probe has not made it yet) and posts the hub's events here; the pane
-(``tui.widgets.log_view``) queues them and draws a bounded number of times per second.
-The follower starts when the screen is first shown and keeps running while other
-screens are on display, so the logs are complete when the operator comes back mid-run.
+The App follows the logs (``tui.logfollow``: one ``runners.logs.hub.LogHub`` over the
+App's shared SSH pool, also used by the host probe) from the first frame on, whether or
+not this screen was ever opened; what arrived before this screen mounted is replayed into
+the pane, later events go straight to it. The pane (``tui.widgets.log_view``) queues them
+and draws a bounded number of times per second. When the App was told not to follow in
+the background (``--no-probe``), opening this screen starts the hub.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 
-from runners.events import Event, LogGap, LogLines, Notice
 from screens.base import ConsoleScreen
 from tui.widgets.log_view import LogPane, LogView
 
@@ -39,23 +36,10 @@ class LogsScreen(ConsoleScreen):
                 tooltip="restart every log follower now (after fixing a host or the config)"),
     ]
 
-    class HubEvents(Message):
-        """Events from the log hub; a burst merges into one message (nothing dropped)."""
-
-        def __init__(self, events: list[Event]) -> None:
-            super().__init__()
-            self.events = events
-
-        def can_replace(self, message: Message) -> bool:
-            if isinstance(message, LogsScreen.HubEvents):
-                message.events[:0] = self.events  # ours came first
-                return True
-            return False
-
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._trace_index: dict[str, str] = {}
-        self.hub: Any = None
+        self._listener: Any = None
 
     def compose_body(self) -> ComposeResult:
         yield LogPane(save_dir=self.model.dry.artifacts / "logs", id="log-pane")
@@ -64,72 +48,44 @@ class LogsScreen(ConsoleScreen):
     def log_view(self) -> LogView:
         return self.query_one(LogView)
 
+    @property
+    def hub(self) -> Any:
+        """The App's running log hub (None when not following)."""
+        return self.app.log_hub
+
     def on_mount(self) -> None:
         super().on_mount()
-        self.log_view.read_only = bool(getattr(self.app, "read_only", False))
-        self.log_view.set_trace_lookup(self._trace_lookup)
-        self.log_view.focus()
+        view = self.log_view
+        view.read_only = bool(getattr(self.app, "read_only", False))
+        view.set_trace_lookup(self._trace_lookup)
+        view.focus()
+        # What the App's hub collected before this screen existed, then every later event
+        # as it arrives (one step on the UI loop: nothing twice, nothing missed).
+        self._listener = view.ingest
+        for ev in self.app.attach_logs(self._listener):
+            view.ingest(ev)
         self.start_follow()
 
+    def on_unmount(self) -> None:
+        if self._listener is not None:
+            self.app.detach_logs(self._listener)  # later events wait in the App's backlog again
+            self._listener = None
+
     # ------------------------------------------------------------------ following
-    def start_follow(self) -> None:
-        cfg = self.model.cfg
-        if not any(h.logs for h in cfg.hosts):
+    def start_follow(self, *, restart: bool = False) -> None:
+        """Make sure the App's log hub runs (``restart``: reconnect every source now)."""
+        if not self.app.start_log_follow(restart=restart):
             self.notify("no logs configured: add [[hosts.logs]] sources to the config "
                         "(kind = file, journal, command or local)", severity="warning", timeout=8)
-            return
-        self._follow()
-
-    @work(group="logs", exclusive=True, exit_on_error=False, name="log follower")
-    async def _follow(self) -> None:
-        import asyncio
-
-        from runners.logs.hub import LogHub
-
-        cfg = self.model.cfg
-        # asyncssh / watchfiles take ~0.3 s to import: on a thread, never on the UI loop.
-        await asyncio.to_thread(_preimport, any(s.kind == "local" for h in cfg.hosts for s in h.logs))
-        own = False
-        pool = getattr(self.app, "ssh_pool", None)  # the App's shared pool: one connection per host
-        if pool is None and any(h.ssh.host for h in cfg.hosts):
-            from runners.ssh import SshPool
-
-            pool = SshPool(max_handshakes=min(10, cfg.checks.max_parallel_hosts),
-                           connect_timeout=cfg.checks.connect_timeout)
-            if hasattr(self.app, "ssh_pool"):
-                self.app.ssh_pool = pool  # the App's slot: the probe reuses it, the App closes it
-            else:
-                own = True
-        try:
-            self.hub = LogHub(cfg, pool, sinks=[self._emit])
-            await self.hub.run()
-        finally:
-            if own:
-                await pool.close()
-
-    def _emit(self, ev: Event) -> None:
-        self.post_message(self.HubEvents([ev]))
-
-    @on(HubEvents)
-    def _on_hub_events(self, message: HubEvents) -> None:
-        view = self.log_view
-        for ev in message.events:
-            if isinstance(ev, (LogLines, LogGap)):
-                view.ingest(ev)
-            elif isinstance(ev, Notice):
-                # Sources report a problem once (not per retry) and once when following again.
-                self.notify(ev.message, title="Logs", severity="information" if ev.level == "info" else ev.level,
-                            timeout=3 if ev.level == "info" else 8)
 
     def action_restart_follow(self) -> None:
-        self.start_follow()  # exclusive worker: the running one is cancelled first
+        self.start_follow(restart=True)  # the App's exclusive worker: the running hub is cancelled first
 
     def refresh_view(self, topic: str) -> None:
+        # (a config change restarts the hub in the App, whichever screen is shown)
         if topic in ("run", "all"):
             self._trace_index = {}  # rebuilt on next lookup
             self.log_view.set_trace_lookup(self._trace_lookup)
-        if topic == "config" and self.is_mounted:
-            self.start_follow()
 
     # ------------------------------------------------------------------ trace links
     def _trace_lookup(self, value: str) -> str | None:
@@ -183,9 +139,3 @@ class LogsScreen(ConsoleScreen):
 
         view.set_filter(dataclasses.replace(view.buffer.filter, ids=frozenset(ids)))
 
-
-def _preimport(local: bool) -> None:
-    import asyncssh  # noqa: F401
-
-    if local:
-        import watchfiles  # noqa: F401

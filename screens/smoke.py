@@ -27,10 +27,12 @@ class SmokeScreen(ConsoleScreen):
     TITLE = "Smoke"
     HELP = ("Run the smoke set SMK-1..7 on the hosts and watch it live. r runs everything, s runs a selection "
             "(-k expression, hosts, repeat count, max failures, fail-fast mode), f runs last failures first, "
-            "x cancels. Select a failed check to see expected vs seen, the RPC exchange and the host log; "
-            "t opens the triage form prefilled from it, h repeats it 10 times to prove a flake.")
+            "x cancels, e runs a configured external pytest suite ([[suites]]) the same way. Select a failed "
+            "check to see expected vs seen, the RPC exchange and the host log; t opens the triage form "
+            "prefilled from it, h repeats it 10 times to prove a flake.")
     MUTATING: ClassVar[frozenset[str]] = frozenset(
-        {"run_all", "run_selection", "run_failed_first", "run_again", "cancel_run", "triage", "flake_hunt"})
+        {"run_all", "run_selection", "run_failed_first", "run_again", "cancel_run", "triage", "flake_hunt",
+         "run_suite"})
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("r", "run_all", "Run all", id="smoke.run_all"),
         Binding("s", "run_selection", "Selection…", id="smoke.run_selection",
@@ -42,6 +44,8 @@ class SmokeScreen(ConsoleScreen):
         Binding("t", "triage", "Triage", id="smoke.triage", tooltip="open the triage form for this failure"),
         Binding("h", "flake_hunt", "Flake hunt ×10", id="smoke.flake", show=False,
                 tooltip="repeat the selected check 10 times on its host"),
+        Binding("e", "run_suite", "Suite…", id="smoke.run_suite",
+                tooltip="run an external pytest suite from the config ([[suites]]); live results here"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -142,7 +146,7 @@ class SmokeScreen(ConsoleScreen):
         if not allowed:
             return allowed
         running = self.model.live.running or bool(self.model.running_label)
-        if action in ("run_all", "run_selection", "run_failed_first", "run_again", "flake_hunt"):
+        if action in ("run_all", "run_selection", "run_failed_first", "run_again", "flake_hunt", "run_suite"):
             return None if running else True  # shown but disabled while a run is going
         # context actions are hidden (not just greyed) when they do not apply: 80 columns are precious
         if action == "cancel_run":
@@ -179,6 +183,30 @@ class SmokeScreen(ConsoleScreen):
                 self._start(options)
 
         self.app.push_screen(RunOptionsScreen(self._last_options or self._base_options(), self.model.hosts), done)
+
+    def action_run_suite(self) -> None:
+        suites = list(self.model.cfg.suites)
+        if not suites:
+            self.notify("No external suite configured: add a [[suites]] section to the config "
+                        "(name, command, cwd, env, hosts), then press e again.",
+                        title="No suite", severity="warning", timeout=10)
+            return
+        if len(suites) == 1:
+            self._start_suite(suites[0].name)
+            return
+        from screens.suite_picker import SuitePicker
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._start_suite(name)
+
+        self.app.push_screen(SuitePicker(suites), chosen)
+
+    def _start_suite(self, name: str) -> None:
+        from runners.smoke.options import RunOptions
+
+        if self.app.start_suite(name, RunOptions(failfast="off")) is not None:
+            self.query_one(RunTable).reset_follow()
 
     def action_cancel_run(self) -> None:
         if self.app.cancel_smoke():

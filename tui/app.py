@@ -26,6 +26,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
 from runners.config import Config
+from tui.logfollow import LogFollowMixin
 from tui.messages import FilesChanged, HostProbed, RecordLoaded, TaskDone
 from tui.model import Clock, ConsoleModel, system_clock
 from tui.runs import RunsMixin
@@ -61,7 +62,7 @@ def _available_modes() -> dict[str, tuple[str, str]]:
     return out
 
 
-class DryRunApp(RunsMixin, App[int]):
+class DryRunApp(RunsMixin, LogFollowMixin, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "dry-run console"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -78,7 +79,7 @@ class DryRunApp(RunsMixin, App[int]):
 
     def __init__(self, cfg: Config, *, read_only: bool = False, theme: str | None = None,
                  clock: Clock | None = None, remember_theme: bool = True, watch_files: bool = True,
-                 probe_hosts: bool = True, start_mode: str = "standup") -> None:
+                 probe_hosts: bool = True, start_mode: str = "standup", follow_logs: bool | None = None) -> None:
         self.model = ConsoleModel(cfg, now=clock or system_clock, read_only=read_only)
         self._modes_available = _available_modes()
         self.MODES = {mode: (lambda m=mode: _screen_class(m)()) for mode in self._modes_available}
@@ -87,13 +88,18 @@ class DryRunApp(RunsMixin, App[int]):
         self.remember_theme = remember_theme
         self.watch_files = watch_files
         self.probe_hosts = probe_hosts
+        # Follow the hosts' logs from the start (not only once the Logs screen is opened).
+        # Off by default when host probing is off (--no-probe, tests, snapshots): no
+        # background host I/O then; opening the Logs screen still starts it.
+        self.follow_logs = probe_hosts if follow_logs is None else follow_logs
+        self._init_log_follow()
         self.start_mode = start_mode if start_mode in self._modes_available else "standup"
         self.worker_failures: list[tuple[str, BaseException]] = []
         self.model_changed: Signal[str] = Signal(self, "model-changed")
         self.clock_tick: Signal[None] = Signal(self, "clock")
         self._quit_armed = False
         self._engine: Any = None  # (running SmokeEngine, its loop) to cancel it
-        self.ssh_pool: Any = None  # runners.ssh.SshPool on the UI loop (probe, log followers), made lazily
+        self.ssh_pool: Any = None  # runners.ssh.SshPool on the UI loop (probe, log hub), made lazily
         self.last_flow: Any = None  # tui.flows.FlowResult of the last run this console made
         self.record_ready = asyncio.Event()  # set once the first record snapshot is in
         self._record_loading = self._record_again = False
@@ -134,6 +140,8 @@ class DryRunApp(RunsMixin, App[int]):
             self._watch_files()
         if self.probe_hosts:
             self.start_probe()
+        if self.follow_logs:
+            self.start_log_follow()  # quietly nothing when no host has logs configured
 
     def _tick(self) -> None:
         self.clock_tick.publish(None)
@@ -255,13 +263,18 @@ class DryRunApp(RunsMixin, App[int]):
 
         await _preimport()  # asyncssh & co. load on a thread, never on the UI loop
         cfg = self.model.cfg
+        await probe_forever(cfg, lambda states: self.post_message(HostProbed(states)), pool=self.shared_ssh_pool())
+
+    def shared_ssh_pool(self) -> Any:
+        """The App's one SSH pool (one connection per host), shared by the probe and the
+        log hub; made on first use (after asyncssh was imported off the UI loop)."""
         if self.ssh_pool is None:
             from runners.ssh import SshPool
 
-            # one connection per host, shared by the probe and the Logs screen's followers
+            cfg = self.model.cfg
             self.ssh_pool = SshPool(max_handshakes=min(10, cfg.checks.max_parallel_hosts),
                                     connect_timeout=cfg.checks.connect_timeout)
-        await probe_forever(cfg, lambda states: self.post_message(HostProbed(states)), pool=self.ssh_pool)
+        return self.ssh_pool
 
     @work(group="watch", exclusive=True, exit_on_error=False, name="file watcher")
     async def _watch_files(self) -> None:
@@ -315,6 +328,8 @@ class DryRunApp(RunsMixin, App[int]):
         self.notify(f"config reloaded from {path.name}", timeout=3)
         if self.probe_hosts:
             self.start_probe()  # exclusive: the old probe (old hosts) is cancelled
+        if self.follow_logs or self.log_following:
+            self.start_log_follow(restart=True)  # the new hosts / sources; stops when none are left
         self.publish("config")
 
     @on(TaskDone)

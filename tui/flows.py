@@ -34,7 +34,7 @@ class Hooks:
 
 @dataclass
 class FlowResult:
-    kind: str  # smoke | final | verify | flake
+    kind: str  # smoke | final | verify | flake | suite
     label: str
     run: Any = None  # runners.pipeline.RunResult; None when the run did not start
     outcome: Any = None  # VerifyOutcome | Hunt
@@ -58,8 +58,10 @@ def _summary(run: Any) -> str:
             f"in {f.duration:.1f} s{extra}")
 
 
-async def _run(cfg: Config, options: Any, log_path: Path, hooks: Hooks, kind: str) -> FlowResult:
-    """Validate the environment, then run and record."""
+async def _run(cfg: Config, options: Any, log_path: Path, hooks: Hooks, kind: str, *,
+               suite: Any = None) -> FlowResult:
+    """Validate the environment, then run (the built-in engine, or the external ``suite``)
+    and record."""
     from runners.pipeline import run_smoke, validate_environment
 
     options = options.validate()
@@ -68,10 +70,18 @@ async def _run(cfg: Config, options: Any, log_path: Path, hooks: Hooks, kind: st
     if gate.halt:
         return FlowResult(kind, options.label, halted=gate,
                           message=f"{options.label} halted: environment drift ({', '.join(gate.codes)})")
-    hooks.phase("running")
-    run = await run_smoke(cfg, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
-                          notices=gate.notices())
-    return FlowResult(kind, options.label, run, message=_summary(run))
+    hooks.phase("running" if suite is None else f"running suite {suite.name}")
+    if suite is None:
+        run = await run_smoke(cfg, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
+                              notices=gate.notices())
+    else:
+        from runners.external.runner import run_suite
+
+        # The same events as the engine's (RunStarted ... RunFinished), the same record.
+        run = await run_suite(cfg, suite, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
+                              notices=gate.notices())
+    message = _summary(run) if suite is None else f"suite {suite.name}: {_summary(run)}"
+    return FlowResult(kind, options.label, run, message=message)
 
 
 async def smoke(cfg: Config, options: Any, hooks: Hooks, *, final: bool = False) -> FlowResult:
@@ -84,6 +94,21 @@ async def smoke(cfg: Config, options: Any, hooks: Hooks, *, final: bool = False)
         n = await asyncio.to_thread(d.next_run_number)
         label, log_path = f"02_smoke_run_{n}", d.smoke_run_log(n)
     return await _run(cfg, dataclasses.replace(options, label=label), log_path, hooks, "final" if final else "smoke")
+
+
+async def suite(cfg: Config, name: str | None, options: Any, hooks: Hooks) -> FlowResult:
+    """A configured external pytest suite ([[suites]]) as a plain smoke run (02_smoke_run_N),
+    like ``dryrun suite NAME``."""
+    from record.layout import DryRunDir
+    from runners.external.command import find_suite
+
+    found = find_suite(cfg, name)  # KeyError/ValueError naming the configured suites
+    d = DryRunDir(cfg.dry_run_path)
+    n = await asyncio.to_thread(d.next_run_number)
+    label, log_path = f"02_smoke_run_{n}", d.smoke_run_log(n)
+    # pytest's own -x/--maxfail stand for fail-fast there: the console's soft/hard modes do not apply
+    options = dataclasses.replace(options, label=label, failfast="off")
+    return await _run(cfg, options, log_path, hooks, "suite", suite=found)
 
 
 async def verify(cfg: Config, dry_id: str, hooks: Hooks) -> FlowResult:

@@ -1,6 +1,6 @@
-"""The App's run flows: start a smoke / final / verify / flake-hunt run on its own thread
-and event loop, cancel it, fold its events into the model, offer a drift override, and
-open the triage form prefilled from a failure.
+"""The App's run flows: start a smoke / final / verify / flake-hunt / external-suite run on
+its own thread and event loop, cancel it, fold its events into the model, offer a drift
+override, and open the triage form prefilled from a failure.
 
 A mixin of ``DryRunApp`` (kept apart so app.py stays small); message handlers use
 Textual's naming convention (``on_run_events``...), found along the MRO."""
@@ -40,6 +40,23 @@ class RunsMixin:
             return None
         label = "final run" if final else "smoke run"
         return self._run_flow(label, lambda hooks: flows.smoke(self.model.cfg, options, hooks, final=final))
+
+    def start_suite(self, name: str | None, options: Any) -> Worker | None:
+        """Run a configured external pytest suite ([[suites]]) through the same flow as a
+        smoke run: its events fill the Smoke table live, the record gets 02_smoke_run_N."""
+        from runners.external.command import find_suite, suite_hosts
+        from tui import flows
+
+        if not self._can_start_run():
+            return None
+        try:
+            suite = find_suite(self.model.cfg, name)
+            suite_hosts(self.model.cfg, suite, options.hosts)
+        except (KeyError, ValueError) as e:
+            self.notify(str(e).strip("'\""), title="Suite not started", severity="error", timeout=10)
+            return None
+        return self._run_flow(f"suite {suite.name}",
+                              lambda hooks: flows.suite(self.model.cfg, suite.name, options, hooks))
 
     def start_verify(self, dry_id: str) -> Worker | None:
         from tui import flows
