@@ -1,47 +1,39 @@
 """Keep secrets out of every file the record writes.
 
 Values under secret-sounding keys, JWT-shaped strings and the configured secret values
-(the hosts' tokens and JWT secrets) become ``<redacted>``, anywhere in nested data."""
+(the hosts' tokens and JWT secrets) become ``<redacted>``, anywhere in nested data.
+The logic is ``runners.redaction``'s (stdlib only: no network library comes with it); this
+module fixes the record's choices: its key set, its JWT pattern, secrets of 4+ characters,
+empty values under secret keys left as they are."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runners import redaction
+from runners.redaction import REDACTED
+from runners.redaction import JWT_EYJ_RE as JWT_RE
+from runners.redaction import RECORD_SECRET_KEYS as SECRET_KEYS
+
 if TYPE_CHECKING:
     from runners.config import Config
 
-REDACTED = "<redacted>"
+__all__ = ["JWT_RE", "REDACTED", "SECRET_KEYS", "configured_secrets", "redact", "redact_text"]
 
-SECRET_KEYS = frozenset({"auth_token", "token", "secret", "password", "passwd", "authorization",
-                         "jwt", "api_key", "private_key"})
-JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_MIN_SECRET = 4  # a shorter configured value would redact ordinary words
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for value in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return JWT_RE.sub(REDACTED, text)
+    return redaction.redact_text(text, secrets, jwt_re=JWT_RE, min_secret_len=_MIN_SECRET)
 
 
 def redact(obj: Any, secrets: Iterable[str] = ()) -> Any:
     """A copy of ``obj`` (dicts, lists, tuples, strings) with secrets replaced."""
-    secrets = tuple(secrets)
-
-    def walk(o: Any) -> Any:
-        if isinstance(o, str):
-            return redact_text(o, secrets)
-        if isinstance(o, dict):
-            return {k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS and o[k] not in (None, "")
-                        else walk(v)) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [walk(v) for v in o]
-        return o
-
-    return walk(obj)
+    return redaction.redact_obj(obj, secrets, keys=SECRET_KEYS, jwt_re=JWT_RE, min_secret_len=_MIN_SECRET,
+                                redact_empty=False)
 
 
 def configured_secrets(cfg: Config) -> list[str]:

@@ -7,11 +7,19 @@ healthy / degraded / unhealthy / unreachable with a reason; the report's status 
 of them (``unreachable`` only when no endpoint answered at all).
 
 ``httpx`` is imported when a probe is created (it costs ~0.1 s to import).
+
+TLS: httpx loads the CA bundle into a new ``SSLContext`` for every client it builds (~25 ms of
+event-loop time; 20 hosts = a half-second stall). Every probe of the process shares one context
+instead, built once — in a worker thread when first needed from async code. A plain ``http://``
+probe never loads the bundle: httpx insists on some context, so it gets a bare one (no CAs, so
+it could verify nothing if ever used for TLS), built once and cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +43,43 @@ PATHS = {
     "current": ("/health", "/health/ready"),
     "legacy": ("/health/system", "/health/cameras", "/health/mediamtx", "/health/ready"),
 }
+
+
+_SSL_CONTEXT: ssl.SSLContext | None = None
+_PLAIN_CONTEXT: ssl.SSLContext | None = None
+_SSL_LOCK = threading.Lock()  # a context is built once even when two threads race for it
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The process's one verifying TLS context for health probes (what httpx would build: the
+    certifi bundle, as ``trust_env=False`` ignores SSL_CERT_FILE). The first call loads the
+    bundle (~25 ms): from async code use ``shared_ssl_context_async``."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        with _SSL_LOCK:
+            if _SSL_CONTEXT is None:
+                import certifi  # an httpx dependency
+
+                _SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+    return _SSL_CONTEXT
+
+
+async def shared_ssl_context_async() -> ssl.SSLContext:
+    """``shared_ssl_context`` without blocking the event loop the first time."""
+    if _SSL_CONTEXT is not None:
+        return _SSL_CONTEXT
+    return await asyncio.to_thread(shared_ssl_context)
+
+
+def _plain_context() -> ssl.SSLContext:
+    """For ``http://`` clients, which never handshake: httpx builds a context for every client
+    unless given one. Verification stays on and no CA is loaded, so misuse fails closed."""
+    global _PLAIN_CONTEXT
+    if _PLAIN_CONTEXT is None:
+        with _SSL_LOCK:
+            if _PLAIN_CONTEXT is None:
+                _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _PLAIN_CONTEXT
 
 
 def normalise_status(value: Any) -> tuple[str, str]:
@@ -86,9 +131,31 @@ class HealthProbe:
             if live:
                 paths.append("/health/live")
         self.paths = tuple(paths)
+        self._url = httpx.URL(self.base_url)
+        self._transport = transport
+        self._closed = False
+        self._client: Any = None
+        if transport is not None or self._url.scheme != "https":
+            self._client = self._new_client(None)  # no CA bundle needed: build it now, cheaply
+        # https: built on first use, once the shared context is ready (see _ensure_client)
+
+    def _new_client(self, verify: ssl.SSLContext | None) -> Any:
         # trust_env=False: a lab host is reached directly even when the shell exports a proxy.
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, trust_env=False,
-                                         follow_redirects=False, transport=transport)
+        # With a transport httpx ignores verify; otherwise always hand it a ready context.
+        return self._httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, trust_env=False,
+                                       follow_redirects=False, transport=self._transport,
+                                       verify=verify if verify is not None else _plain_context())
+
+    async def _ensure_client(self) -> Any:
+        if self._closed:
+            raise RuntimeError(f"HealthProbe for {self.base_url} is closed")
+        if self._client is None:
+            ctx = await shared_ssl_context_async()
+            if self._closed:  # closed while the context loaded: build nothing that would leak
+                raise RuntimeError(f"HealthProbe for {self.base_url} is closed")
+            if self._client is None:  # another check() of this probe may have built it meanwhile
+                self._client = self._new_client(ctx)
+        return self._client
 
     async def __aenter__(self) -> HealthProbe:
         return self
@@ -97,12 +164,15 @@ class HealthProbe:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
 
     async def check(self, *, timeout: float | None = None) -> HealthReport:
         """Probe every endpoint of the layout at once; never raises for a sick or absent peer."""
         t0 = time.monotonic()
         limit = self.timeout if timeout is None else timeout
+        await self._ensure_client()
         results = await asyncio.gather(*(self._probe(p, limit) for p in self.paths))
         endpoints = dict(zip(self.paths, results))
         main = results[0]
@@ -184,7 +254,7 @@ class HealthProbe:
         return "unhealthy", f"expected a 'status' field, got keys: {keys}", body
 
     def _hostport(self) -> str:
-        url = self._client.base_url
+        url = self._url
         port = url.port or (443 if url.scheme == "https" else 80)
         return f"{url.host}:{port}"
 

@@ -24,6 +24,8 @@ from typing import Callable, Iterable
 
 from runners.config import Auth
 from runners.errors import SecretError
+from runners.redaction import JWT_EYJ_WORD_RE, redact_text
+from runners.redaction import REDACTED as REDACTED  # re-exported: callers import it from here
 
 #: A token or secret file larger than this is not a token or secret (and reading it whole
 #: would be a way to hang the console on /dev/zero or a huge log named by mistake).
@@ -33,9 +35,6 @@ MAX_SECRET_BYTES = 64 * 1024
 #: leeway (30-60 s is common); an hour is beyond any sane leeway, so "expired" is certain.
 EXPIRED_BY = 3600
 
-REDACTED = "<redacted>"
-
-_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
@@ -179,10 +178,7 @@ def forge_token(role: str = "admin", *, user_id: str = "dryrun-console", ttl: fl
 
 
 def redact(text: str, secrets: Iterable[str | None] = (), *, jwts: bool = True) -> str:
-    """``text`` with every occurrence of each secret (and, with ``jwts``, anything shaped like
-    a JWT) replaced by ``<redacted>``. For log lines, error messages and traces."""
-    for value in sorted({s for s in secrets if s}, key=len, reverse=True):  # longest first: no partial leftovers
-        text = text.replace(value, REDACTED)
-    if jwts:
-        text = _JWT_RE.sub(REDACTED, text)
-    return text
+    """``text`` with every occurrence of each secret (longest first: no partial leftovers)
+    and, with ``jwts``, anything shaped like a JWT replaced by ``<redacted>``. For log lines,
+    error messages and traces. The logic is ``runners.redaction``'s."""
+    return redact_text(text, secrets, jwt_re=JWT_EYJ_WORD_RE if jwts else None)

@@ -9,27 +9,19 @@ memory (``excerpt``, ``save``), so ``entries`` itself may hold tokens and must n
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from record.atomic import atomic_write_text
 
-FORMAT = "dryrun-rpc-trace/1"
+# Redaction lives in runners.redaction; JWT_RE, REDACTED and SECRET_KEYS stay importable from here.
+from runners.redaction import JWT_RE, REDACTED, redact_obj
+from runners.redaction import TRACE_SECRET_KEYS as SECRET_KEYS
 
-REDACTED = "<redacted>"
-# Keys whose values are credentials wherever they appear in a frame.
-SECRET_KEYS = frozenset({"auth_token", "token", "access_token", "refresh_token", "jwt", "secret",
-                         "password", "authorization"})
-# A JWT: three base64url segments. Either a header that decodes to '{"' (eyJ...) with any
-# payload/signature (alg "none" has an empty signature), or three segments of 8+ characters
-# whatever the header - long enough that file names such as "rec.2025.mp4" stay readable.
-_B64 = r"[A-Za-z0-9_\-]"
-JWT_RE = re.compile(
-    rf"(?<![A-Za-z0-9_\-.])(?:eyJ{_B64}*\.{_B64}+\.{_B64}*|{_B64}{{8,}}\.{_B64}{{8,}}\.{_B64}{{8,}})"
-    rf"(?![A-Za-z0-9_\-.])"
-)
+__all__ = ["FORMAT", "JWT_RE", "REDACTED", "SECRET_KEYS", "Trace", "redact"]
+
+FORMAT = "dryrun-rpc-trace/1"
 
 _RAW_LIMIT = 2000  # characters of an unparseable frame kept in the trace
 _EXCERPT_FRAME_LIMIT = 2000  # a frame longer than this (as JSON) is cut in excerpts
@@ -40,14 +32,7 @@ def redact(obj: Any) -> Any:
     """A copy of ``obj`` with credential values (``auth_token`` and the like) and every
     JWT-looking string (also inside longer text, e.g. ``"Bearer eyJ..."``) replaced by
     ``"<redacted>"``. Never mutates ``obj``."""
-    if isinstance(obj, str):
-        return JWT_RE.sub(REDACTED, obj) if "." in obj else obj
-    if isinstance(obj, dict):
-        return {k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS and v is not None
-                    else redact(v)) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [redact(v) for v in obj]
-    return obj
+    return redact_obj(obj, keys=SECRET_KEYS, jwt_re=JWT_RE)
 
 
 def _kind_in(frame: dict[str, Any]) -> str:

@@ -33,24 +33,6 @@ if TYPE_CHECKING:
 Emit = Callable[[Event], None]
 
 
-_SSL_CONTEXT: Any = None
-
-
-def shared_ssl_context() -> Any:
-    """One TLS context (CA bundle loaded once) for every health probe of the process."""
-    global _SSL_CONTEXT
-    if _SSL_CONTEXT is None:
-        import ssl
-
-        try:
-            import certifi
-
-            _SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
-        except ImportError:  # httpx's own default without certifi: the system store
-            _SSL_CONTEXT = ssl.create_default_context()
-    return _SSL_CONTEXT
-
-
 def default_health_url(rpc_url: str) -> str:
     """The documented default: health on port 8003 of the RPC host."""
     from urllib.parse import urlsplit
@@ -247,15 +229,10 @@ class CheckContext:
         return await client.call(method, params, **kw)
 
     def health_probe(self) -> HealthProbe:
-        import httpx
-
-        from runners.health import HealthProbe
+        from runners.health import HealthProbe  # shares one TLS context across probes itself
 
         url = self.host.health_url or default_health_url(self.host.rpc_url)
-        # A transport on the run's one TLS context: httpx would otherwise load the CA bundle
-        # for every probe (~25 ms of event-loop time each; 20 hosts = a half-second stall).
-        transport = httpx.AsyncHTTPTransport(verify=shared_ssl_context(), trust_env=False)
-        p = HealthProbe(url, dialect=self.dialect, timeout=self.checks.rpc_timeout, transport=transport)
+        p = HealthProbe(url, dialect=self.dialect, timeout=self.checks.rpc_timeout)
         self._probes.append(p)
         return p
 

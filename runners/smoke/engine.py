@@ -32,7 +32,7 @@ from typing import Any
 
 from runners.config import Config
 from runners.events import CheckFinished, CheckStarted, Event, Notice, RunFinished, RunStarted
-from runners.smoke.context import CheckContext, HostRun
+from runners.smoke.context import CheckContext, HostRun, default_health_url
 from runners.smoke.options import RunOptions
 from runners.smoke.outcome import CheckFailed, CheckSkipped
 from runners.smoke.registry import CheckSpec, default_registry
@@ -215,7 +215,9 @@ class SmokeEngine:
                 bastion = any(self.cfg.host(h).ssh.proxy_jump for h in self.plan)
                 self._ssh_pool = SshPool(max_handshakes=10 if bastion else max(10, self.cfg.checks.max_parallel_hosts),
                                          connect_timeout=max(self.cfg.checks.connect_timeout, 1.0))
-            await asyncio.to_thread(_warm_up)
+            tls = any((self.cfg.host(h).health_url or default_health_url(self.cfg.host(h).rpc_url))
+                      .startswith("https://") for h in self.plan)
+            await asyncio.to_thread(_warm_up, tls)
             sem = asyncio.Semaphore(self.cfg.checks.max_parallel_hosts)
             await asyncio.gather(*(self._host(self.cfg.host(h), checks, sem) for h, checks in self.plan.items()))
         except asyncio.CancelledError:
@@ -455,10 +457,11 @@ class SmokeEngine:
                               message=f"rpc_trace.json not written: {type(e).__name__}: {e}"))
 
 
-def _warm_up() -> None:
+def _warm_up(tls: bool = False) -> None:
     """Import the I/O and media libraries before any check runs: a first import inside a
     check holds the GIL for tens of ms and would show up as RPC latency of the calls in
-    flight on every other host."""
+    flight on every other host. ``tls``: some health URL is https, so load the probes'
+    shared CA bundle now too rather than during the checks."""
     import importlib
 
     for name in ("av", "PIL.Image", "PIL.JpegImagePlugin", "websockets.asyncio.client", "httpx",
@@ -468,9 +471,10 @@ def _warm_up() -> None:
             importlib.import_module(name)
         except ImportError:  # reported by the check that needs it
             pass
-    from runners.smoke.context import shared_ssl_context
+    if tls:
+        from runners.health import shared_ssl_context
 
-    shared_ssl_context()  # load the CA bundle once, off the event loop
+        shared_ssl_context()
 
 
 async def _quietly(coro: Any) -> None:

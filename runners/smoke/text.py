@@ -13,17 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from runners import redaction
 from runners.logs.parse import neutralise
-from runners.trace import JWT_RE, REDACTED
 
 TEXT_LIMIT = 2000  # characters of one message kept in a result (expected, seen, summary)
 LINE_LIMIT = 1000  # characters of one service-log line kept in a failure's excerpt
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for value in sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return JWT_RE.sub(REDACTED, text) if "." in text else text
+    """Secrets of 4+ characters (longest first), then JWT-shaped strings (the trace's pattern)."""
+    return redaction.redact_text(text, secrets, jwt_re=redaction.JWT_RE, min_secret_len=4)
 
 
 def safe(text: object, limit: int = TEXT_LIMIT, secrets: Iterable[str] = ()) -> str:
