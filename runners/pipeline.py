@@ -128,7 +128,6 @@ async def run_smoke(cfg: Config, options: RunOptions, *, log_path: Path, sinks: 
     from record.lastfailed import load_lastfailed
     from record.layout import DryRunDir
     from record.quarantine import load_quarantine
-    from record.recorder import Recorder
     from record.redact import configured_secrets
     from runners.smoke.engine import SmokeEngine
 
@@ -143,7 +142,33 @@ async def run_smoke(cfg: Config, options: RunOptions, *, log_path: Path, sinks: 
                          record_root=d.root, registry=registry)
     if engine_ready is not None:
         engine_ready(engine)
-    recorder = Recorder(d, log_path, durations=options.durations, secrets=configured_secrets(cfg))
+    return await record_run(engine, record_dir=d.root, log_path=log_path, label=label,
+                            durations=options.durations, secrets=configured_secrets(cfg), sinks=sinks,
+                            notices=notices, artifacts_dir=artifacts)
+
+
+async def record_run(source: Any, *, record_dir: Path, log_path: Path, label: str, durations: int = 10,
+                     secrets: Sequence[str] = (), sinks: Sequence[Sink] = (), notices: Sequence[Any] = (),
+                     write_lastfailed: bool = True, artifacts_dir: Path | None = None,
+                     source_ready: Callable[[Any], None] | None = None) -> RunResult:
+    """Record any engine-like event source: the record's ``Recorder`` on its writer thread
+    (run log, JUnit XML, ``events.log.jsonl``, the --ff cache), extra sinks on the loop, a
+    ``RunResult`` at the end. The built-in engine (``run_smoke``), external pytest suites
+    (``runners.external.runner``) and ``dryrun stress`` all go through here, so their runs
+    land in the record the same way.
+
+    An engine-like source has ``events()`` (an async iterator ending with ``RunFinished``),
+    ``cancel()``, ``drain_pending()``, ``run_id``, ``internal_error`` and ``selected``.
+    Sinks see an event only once the record has it on disk: what an operator was shown
+    survives a kill -9."""
+    from record.layout import DryRunDir
+    from record.recorder import Recorder
+
+    d = DryRunDir(Path(record_dir))
+    log_path = Path(log_path)
+    if source_ready is not None:
+        source_ready(source)
+    recorder = Recorder(d, log_path, durations=durations, secrets=secrets, write_lastfailed=write_lastfailed)
     results: list[CheckFinished] = []
     finished: RunFinished | None = None
     sink_errors: list[str] = []
@@ -174,25 +199,27 @@ async def run_smoke(cfg: Config, options: RunOptions, *, log_path: Path, sinks: 
             finished = ev
 
     try:
-        async for ev in engine.events():
+        async for ev in source.events():
             handle(ev)
     except asyncio.CancelledError:
-        # The caller was cancelled (Ctrl-C in asyncio.run, a TUI worker stopped): the engine
+        # The caller was cancelled (Ctrl-C in asyncio.run, a TUI worker stopped): the source
         # has wound down in the iterator's cleanup; record what it said last, then go.
-        for ev in engine.drain_pending():
+        for ev in source.drain_pending():
             handle(ev)
         await asyncio.shield(writer.close())
         raise
     finally:
         if writer.thread.is_alive():
             await writer.close()
-    assert finished is not None  # the engine always ends with RunFinished
+    if finished is None:  # a source that broke its contract: still return a result
+        finished = RunFinished(passed=0, failed=0, errors=0, skipped=0, duration=0.0, interrupted=True,
+                               run_id=getattr(source, "run_id", ""))
     errors = list(recorder.errors) + sink_errors
     return RunResult(finished=finished, results=results, log_path=log_path, junit_path=recorder.junit_path,
-                     exit_code=exit_code_for(finished, internal_error=engine.internal_error,
-                                             selected=len(engine.selected)),
-                     run_id=engine.run_id, label=label, artifacts_dir=artifacts, record_errors=errors,
-                     internal_error=engine.internal_error)
+                     exit_code=exit_code_for(finished, internal_error=source.internal_error,
+                                             selected=len(source.selected)),
+                     run_id=source.run_id, label=label, artifacts_dir=artifacts_dir, record_errors=errors,
+                     internal_error=source.internal_error)
 
 
 # ------------------------------------------------------------------ environment gate

@@ -271,14 +271,14 @@ async def _one_run(cfg: Config, options: Any, *, out: Path, label: str, sinks: S
     from record.quarantine import load_quarantine
     from record.layout import DryRunDir
     from record.redact import configured_secrets
-    from runners.drive import drive
+    from runners.pipeline import record_run
     from runners.smoke.engine import SmokeEngine
 
     d = DryRunDir(cfg.dry_run_path)
     quarantine = load_quarantine(d.quarantine) if options.respect_quarantine else {}
     artifacts = out / "artifacts" / label
     engine = SmokeEngine(cfg, options, artifacts_dir=artifacts, quarantine=quarantine, record_root=d.root)
-    return await drive(engine, record_dir=out, log_path=out / f"{label}.log", label=label,
+    return await record_run(engine, record_dir=out, log_path=out / f"{label}.log", label=label,
                        durations=options.durations, secrets=configured_secrets(cfg), sinks=sinks,
                        write_lastfailed=False, artifacts_dir=artifacts, source_ready=source_ready)
 

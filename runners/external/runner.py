@@ -412,7 +412,7 @@ async def run_suite(cfg: Config, suite: Suite | str | None, options: RunOptions,
     from record.layout import DryRunDir
     from record.quarantine import load_quarantine
     from record.redact import configured_secrets
-    from runners.drive import drive
+    from runners.pipeline import record_run
 
     d = DryRunDir(cfg.dry_run_path)
     log_path = Path(log_path)
@@ -422,7 +422,7 @@ async def run_suite(cfg: Config, suite: Suite | str | None, options: RunOptions,
     artifacts = d.artifacts / label
     run = ExternalSuiteRun(cfg, suite, options, artifacts_dir=artifacts, quarantine=quarantine, record_root=d.root,
                            kill_grace=kill_grace, environ=environ)
-    return await drive(run, record_dir=d.root, log_path=log_path, label=label, durations=options.durations,
+    return await record_run(run, record_dir=d.root, log_path=log_path, label=label, durations=options.durations,
                        secrets=configured_secrets(cfg), sinks=sinks, notices=notices, artifacts_dir=artifacts,
                        source_ready=engine_ready)
 
