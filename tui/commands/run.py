@@ -110,9 +110,7 @@ def _log_path(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Path, s
 
 
 async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
-    import asyncio
     import dataclasses
-    import signal
 
     from record.errors import RecordError
     from runners.pipeline import run_smoke, validate_environment
@@ -147,42 +145,11 @@ async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
                             "drifts": gate.messages})
             return EXIT_USAGE
 
-    plain = args.json or _plain_wanted(sys.stdout)
-    display: Any = None
-    if args.json:
-        sinks: list = []
-    elif plain:
-        display = _PlainPrinter(options.durations)
-        sinks = [display]
-    else:
-        display = _LiveTable(options.durations)
-        sinks = [display]
-
-    loop = asyncio.get_running_loop()
-    engines: list[Any] = []
-
-    def on_sigint() -> None:
-        if engines:
-            print("\ninterrupting: cancelling the running checks (Ctrl-C again to abort)", file=err)
-            engines[0].cancel()
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C aborts outright
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-        pass
-    try:
-        if display is not None:
-            display.start()
-        result = await run_smoke(cfg, options, log_path=log_path, sinks=sinks, engine_ready=engines.append,
-                                 notices=gate.notices())
-    finally:
-        if display is not None:
-            display.stop()
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
+    display = make_display(args, options.durations)
+    result = await run_displayed(
+        lambda ready: run_smoke(cfg, options, log_path=log_path, sinks=[display] if display else [],
+                                engine_ready=ready, notices=gate.notices()),
+        display, "cancelling the running checks")
     if args.json:
         out = result.summary()
         out["environment"] = {"status": gate.status, "reason_codes": gate.codes}
@@ -193,6 +160,48 @@ async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
     for e in result.record_errors:
         print(f"warning: {neutralise(e)}", file=err)
     return result.exit_code
+
+
+
+def make_display(args: argparse.Namespace, durations: int) -> Any:
+    """The run's display: none with --json, plain lines for pipes, dumb terminals and
+    NO_COLOR, else a rich live table."""
+    if args.json:
+        return None
+    return _PlainPrinter(durations) if _plain_wanted(sys.stdout) else _LiveTable(durations)
+
+
+async def run_displayed(start: Any, display: Any, interrupting: str) -> Any:
+    """Await ``start(engine_ready)`` with ``display`` started and stopped around it. The
+    first Ctrl-C cancels the engine handed to ``engine_ready`` (the run ends as interrupted
+    and is recorded); a second one aborts outright."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    engines: list[Any] = []
+
+    def on_sigint() -> None:
+        if engines:
+            print(f"\ninterrupting: {interrupting} (Ctrl-C again to abort)", file=sys.stderr)
+            engines[0].cancel()
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C aborts outright
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        pass
+    try:
+        if display is not None:
+            display.start()
+        return await start(engines.append)
+    finally:
+        if display is not None:
+            display.stop()
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
 
 
 class _PlainPrinter:

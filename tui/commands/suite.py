@@ -85,45 +85,19 @@ def _list(cfg: Any, as_json: bool) -> int:
 
 
 async def _run(args: argparse.Namespace, cfg: Any, suite: Any, options: Any) -> int:
-    import asyncio
     import dataclasses
-    import signal
 
     from runners.external.runner import run_suite
-    from tui.commands.run import _LiveTable, _log_path, _plain_wanted, _PlainPrinter
+    from tui.commands.run import _log_path, make_display, run_displayed
 
     log_path, label = _log_path(args, cfg, options)
     options = dataclasses.replace(options, label=label)
     err = sys.stderr
-    plain = args.json or _plain_wanted(sys.stdout)
-    display: Any = None
-    if not args.json:
-        display = _PlainPrinter(options.durations) if plain else _LiveTable(options.durations)
-    sinks = [display] if display is not None else []
-    loop = asyncio.get_running_loop()
-    runs: list[Any] = []
-
-    def on_sigint() -> None:
-        if runs:
-            print("\ninterrupting: stopping pytest (Ctrl-C again to abort)", file=err)
-            runs[0].cancel()
-        loop.remove_signal_handler(signal.SIGINT)
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):
-        pass
-    try:
-        if display is not None:
-            display.start()
-        result = await run_suite(cfg, suite, options, log_path=log_path, sinks=sinks, engine_ready=runs.append)
-    finally:
-        if display is not None:
-            display.stop()
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
+    display = make_display(args, options.durations)
+    result = await run_displayed(
+        lambda ready: run_suite(cfg, suite, options, log_path=log_path, sinks=[display] if display else [],
+                                engine_ready=ready),
+        display, "stopping pytest")
     if args.json:
         out = result.summary()
         out["suite"] = suite.name
