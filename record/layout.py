@@ -5,6 +5,7 @@ else in the code spells them."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,5 +116,25 @@ class DryRunDir:
         return sorted(int(m.group(1)) for p in self.root.iterdir() if (m := _RUN_LOG.match(p.name)))
 
     def next_run_number(self) -> int:
+        """The number the next run would get: a preview only (two processes may both see
+        it); a run claims its number with ``reserve_run_log``."""
         nums = self.run_numbers()
         return (nums[-1] + 1) if nums else 1
+
+    def reserve_run_log(self) -> tuple[int, Path]:
+        """Claim the next ``02_smoke_run_N.log`` for a run, atomically across processes
+        (two consoles, a console and ``dryrun run`` in CI): the log is created empty with
+        O_CREAT|O_EXCL, and a number another process created first moves on to N+1. The
+        kernel decides the race, so no lock is needed and a crash cannot leave one held;
+        a crashed run's empty log keeps its number and the next run takes the one after."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        n = self.next_run_number()
+        while True:
+            path = self.smoke_run_log(n)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                n += 1
+                continue
+            os.close(fd)
+            return n, path

@@ -6,6 +6,9 @@ run's files.
   useful partial log), then rewritten atomically in full when the run finishes;
 - the JUnit XML beside the log (``.xml``) and the ``--ff`` cache, at the end.
 
+When the run starts it also sweeps the folder of temp files that killed writers left
+behind (``record.atomic.sweep_stale_tmp``; never a live writer's).
+
 Every text it writes goes through ``record.redact`` with the configured secrets.
 Synchronous on purpose: the pipeline feeds it from a writer thread so fsyncs never stall
 the event loop (and so never inflate the RPC latencies being measured).
@@ -17,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from record.atomic import atomic_write_text
+from record.atomic import atomic_write_text, sweep_stale_tmp
 from record.events_log import EventsLog
 from record.junit import junit_xml
 from record.lastfailed import update_lastfailed
@@ -74,6 +77,8 @@ class Recorder:
             self._finish()
 
     def _open_log(self) -> None:
+        # Here, on the writer thread, not in __init__ (on the event loop): the walk is I/O.
+        sweep_stale_tmp(self.dir.root)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._fh = open(self.log_path, "w", encoding="utf-8")

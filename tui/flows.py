@@ -58,18 +58,29 @@ def _summary(run: Any) -> str:
             f"in {f.duration:.1f} s{extra}")
 
 
-async def _run(cfg: Config, options: Any, log_path: Path, hooks: Hooks, kind: str, *,
+async def _run(cfg: Config, options: Any, log_path: Path | None, hooks: Hooks, kind: str, *,
                suite: Any = None) -> FlowResult:
     """Validate the environment, then run (the built-in engine, or the external ``suite``)
-    and record."""
+    and record. ``log_path`` None: the next 02_smoke_run_N, claimed only once the gate lets
+    the run through (atomic across processes; a halted run leaves no empty log)."""
     from runners.pipeline import run_smoke, validate_environment
 
     options = options.validate()
     hooks.phase("validating the environment against the freeze")
-    gate = await validate_environment(cfg, options, allow_drift=hooks.allow_drift)
+    gate_options = options
+    if suite is not None:  # the hosts the suite runs on, as `dryrun suite` checks them
+        from runners.external.command import gate_hosts
+
+        gate_options = dataclasses.replace(options, hosts=gate_hosts(cfg, suite, options.hosts))
+    gate = await validate_environment(cfg, gate_options, allow_drift=hooks.allow_drift)
     if gate.halt:
         return FlowResult(kind, options.label, halted=gate,
                           message=f"{options.label} halted: environment drift ({', '.join(gate.codes)})")
+    if log_path is None:
+        from record.layout import DryRunDir
+
+        n, log_path = await asyncio.to_thread(DryRunDir(cfg.dry_run_path).reserve_run_log)
+        options = dataclasses.replace(options, label=f"02_smoke_run_{n}")
     hooks.phase("running" if suite is None else f"running suite {suite.name}")
     if suite is None:
         run = await run_smoke(cfg, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
@@ -90,9 +101,9 @@ async def smoke(cfg: Config, options: Any, hooks: Hooks, *, final: bool = False)
     d = DryRunDir(cfg.dry_run_path)
     if final:
         label, log_path = "07_smoke_run_final", d.final_run_log
-    else:
+    else:  # the label is a preview (for a halt message); _run claims the number
         n = await asyncio.to_thread(d.next_run_number)
-        label, log_path = f"02_smoke_run_{n}", d.smoke_run_log(n)
+        label, log_path = f"02_smoke_run_{n}", None
     return await _run(cfg, dataclasses.replace(options, label=label), log_path, hooks, "final" if final else "smoke")
 
 
@@ -104,8 +115,8 @@ async def suite(cfg: Config, name: str | None, options: Any, hooks: Hooks) -> Fl
 
     found = find_suite(cfg, name)  # KeyError/ValueError naming the configured suites
     d = DryRunDir(cfg.dry_run_path)
-    n = await asyncio.to_thread(d.next_run_number)
-    label, log_path = f"02_smoke_run_{n}", d.smoke_run_log(n)
+    n = await asyncio.to_thread(d.next_run_number)  # a preview: _run claims the number after the gate
+    label, log_path = f"02_smoke_run_{n}", None
     # pytest's own -x/--maxfail stand for fail-fast there: the console's soft/hard modes do not apply
     options = dataclasses.replace(options, label=label, failfast="off")
     return await _run(cfg, options, log_path, hooks, "suite", suite=found)

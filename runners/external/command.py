@@ -118,6 +118,17 @@ def suite_hosts(cfg: Config, suite: Suite, only: tuple[str, ...] = ()) -> list[H
     return hosts
 
 
+def gate_hosts(cfg: Config, suite: Suite, only: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The hosts the pre-run environment gate compares for this suite, as ``RunOptions.hosts``
+    (``()`` = every configured host): a per-host suite's own hosts, narrowed by ``--host``;
+    a suite run once may probe any configured host, so all of them (its ``--host`` is the
+    suite's own name, not a host, and must not narrow the gate to none)."""
+    names = tuple(h.name for h in suite_hosts(cfg, suite, only) if h is not None)
+    if not names or set(names) == {h.name for h in cfg.hosts}:
+        return ()
+    return names
+
+
 def build_targets(cfg: Config, suite: Suite, options: RunOptions, *, run_id: str, label: str,
                   artifacts_dir: Path, quarantine: dict[str, str] | None = None,
                   environ: dict[str, str] | None = None, python: str | None = None) -> list[Target]:

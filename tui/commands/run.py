@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, cfg, options))
 
 
-def _log_path(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Path, str]:
+def _log_path(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Path | None, str]:
+    """The run's log and label; ``(None, "")`` for the default next 02_smoke_run_N, which the
+    caller claims with ``claim_run_log`` once the run is really starting."""
     from record.layout import DryRunDir
 
     d = DryRunDir(cfg.dry_run_path)
@@ -99,6 +101,8 @@ def _log_path(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Path, s
             raise CommandError(f"--final writes 07_smoke_run_final.log; it cannot be combined with --label {label}")
         label = "07_smoke_run_final"
     if not label:
+        if args.log is None:
+            return None, ""
         label = f"02_smoke_run_{d.next_run_number()}"
     if args.log is not None:
         return args.log, label
@@ -109,15 +113,50 @@ def _log_path(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Path, s
     return path, label
 
 
+def claim_run_log(cfg: Any) -> tuple[Path, str]:
+    """Reserve the next 02_smoke_run_N.log (atomic across processes: two consoles or CI
+    never share a number). Called after the usage checks and the environment gate, so a
+    refused or halted run leaves no empty log behind."""
+    from record.layout import DryRunDir
+
+    n, path = DryRunDir(cfg.dry_run_path).reserve_run_log()
+    return path, f"02_smoke_run_{n}"
+
+
+async def environment_gate(args: argparse.Namespace, cfg: Any, options: Any) -> tuple[Any, int | None]:
+    """The pre-run environment validator, shared by ``dryrun run`` and ``dryrun suite``:
+    ``(gate, None)`` to go on (pass ``gate.notices()`` to the recording), or
+    ``(gate, EXIT_USAGE)`` when drift halts the run (unless ``--allow-drift``)."""
+    from record.errors import RecordError
+    from runners.logs.parse import neutralise
+    from runners.pipeline import validate_environment
+
+    try:
+        gate = await validate_environment(cfg, options, allow_drift=args.allow_drift)
+    except RecordError as e:
+        raise CommandError(f"environment validator: {e}") from None
+    if gate.status in ("drift", "overridden"):
+        err = sys.stderr
+        print(("environment drift (run halted; --allow-drift to override):" if gate.halt else
+               "environment drift (overridden by --allow-drift):"), file=err)
+        for m in gate.messages:
+            print(f"  {neutralise(m)}", file=err)  # live values come from the hosts
+        if gate.halt:
+            if args.json:
+                print_json({"exit_code": EXIT_USAGE, "halted": "environment drift", "reason_codes": gate.codes,
+                            "drifts": gate.messages})
+            return gate, EXIT_USAGE
+    return gate, None
+
+
 async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
     import dataclasses
 
-    from record.errors import RecordError
-    from runners.pipeline import run_smoke, validate_environment
+    from runners.logs.parse import neutralise
+    from runners.pipeline import run_smoke
     from runners.smoke.engine import SmokeEngine
 
     log_path, label = _log_path(args, cfg, options)
-    options = dataclasses.replace(options, label=label)
     err = sys.stderr
     try:
         # Selection errors (nothing matches -k) are usage errors, before any probe.
@@ -128,22 +167,12 @@ async def _run(args: argparse.Namespace, cfg: Any, options: Any) -> int:
         raise CommandError(f"no checks selected by -k {options.keyword!r} on host(s) "
                            f"{', '.join(options.hosts) or 'all'} (pytest would say: collected 0 items)")
 
-    try:
-        gate = await validate_environment(cfg, options, allow_drift=args.allow_drift)
-    except RecordError as e:
-        raise CommandError(f"environment validator: {e}") from None
-    from runners.logs.parse import neutralise
-
-    if gate.status in ("drift", "overridden"):
-        print(("environment drift (run halted; --allow-drift to override):" if gate.halt else
-               "environment drift (overridden by --allow-drift):"), file=err)
-        for m in gate.messages:
-            print(f"  {neutralise(m)}", file=err)  # live values come from the hosts
-        if gate.halt:
-            if args.json:
-                print_json({"exit_code": EXIT_USAGE, "halted": "environment drift", "reason_codes": gate.codes,
-                            "drifts": gate.messages})
-            return EXIT_USAGE
+    gate, halted = await environment_gate(args, cfg, options)
+    if halted is not None:
+        return halted
+    if log_path is None:
+        log_path, label = claim_run_log(cfg)
+    options = dataclasses.replace(options, label=label)
 
     display = make_display(args, options.durations)
     result = await run_displayed(

@@ -6,7 +6,12 @@ built-in smoke set: live results, the plan's run log, JUnit XML, events, the --f
 
 Tests map to SMK ids by name (``test_SMK_3_...``); -k, --maxfail, --ff, --durations and
 --count (pytest-repeat) pass through to pytest. Exit codes as ``dryrun run``: 0 all passed,
-1 failures, 2 interrupted / usage error / nothing collected, 3 the suite could not run.
+1 failures, 2 interrupted / usage error / nothing collected / environment drift, 3 the suite
+could not run.
+
+The environment validator runs first, exactly as for ``dryrun run`` (a team's suite probes
+the same hosts, so drift from the freeze makes its results as unreliable): drift halts the
+suite unless ``--allow-drift``, and the gate's outcome is recorded in the run log and events.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", type=Path, default=None, metavar="PATH", help="write the run log here instead")
     p.add_argument("--host", dest="hosts", action="append", default=[], metavar="NAME",
                    help="for a per-host suite: only this host (repeatable)")
+    p.add_argument("--allow-drift", action="store_true",
+                   help="run even if the environment drifted from the freeze (recorded as overridden)")
     p.add_argument("--no-quarantine", dest="respect_quarantine", action="store_false",
                    help="also run checks listed in dry_run/quarantine.txt")
     add_json_arg(p)
@@ -51,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import dataclasses
 
-    from runners.external.command import find_suite, suite_hosts
+    from runners.external.command import find_suite, gate_hosts
     from runners.smoke.options import RunOptions
 
     cfg = load(args)
@@ -64,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
                              durations=args.durations, count=args.count, failfast="off",
                              hosts=tuple(dict.fromkeys(args.hosts)), label=args.label,
                              respect_quarantine=args.respect_quarantine).validate()
-        suite_hosts(cfg, suite, options.hosts)
+        gate_options = dataclasses.replace(options, hosts=gate_hosts(cfg, suite, options.hosts))
     except (KeyError, ValueError) as e:
         raise CommandError(str(e).strip("'\"")) from None
-    return asyncio.run(_run(args, cfg, suite, options))
+    return asyncio.run(_run(args, cfg, suite, options, gate_options))
 
 
 def _list(cfg: Any, as_json: bool) -> int:
@@ -84,23 +92,29 @@ def _list(cfg: Any, as_json: bool) -> int:
     return 0
 
 
-async def _run(args: argparse.Namespace, cfg: Any, suite: Any, options: Any) -> int:
+async def _run(args: argparse.Namespace, cfg: Any, suite: Any, options: Any, gate_options: Any) -> int:
     import dataclasses
 
     from runners.external.runner import run_suite
-    from tui.commands.run import _log_path, make_display, run_displayed
+    from tui.commands.run import _log_path, claim_run_log, environment_gate, make_display, run_displayed
 
     log_path, label = _log_path(args, cfg, options)
+    gate, halted = await environment_gate(args, cfg, gate_options)
+    if halted is not None:
+        return halted
+    if log_path is None:  # claimed after the gate: a halted suite leaves no empty log
+        log_path, label = claim_run_log(cfg)
     options = dataclasses.replace(options, label=label)
     err = sys.stderr
     display = make_display(args, options.durations)
     result = await run_displayed(
         lambda ready: run_suite(cfg, suite, options, log_path=log_path, sinks=[display] if display else [],
-                                engine_ready=ready),
+                                engine_ready=ready, notices=gate.notices()),
         display, "stopping pytest")
     if args.json:
         out = result.summary()
         out["suite"] = suite.name
+        out["environment"] = {"status": gate.status, "reason_codes": gate.codes}
         print_json(out)
     else:
         display.finish(result)
