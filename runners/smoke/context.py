@@ -198,7 +198,9 @@ class CheckContext:
     def _on_latency(self, method: str, ms: float, ok: bool) -> None:
         self.run.emit(RpcLatency(host=self.run.name, method=method, ms=float(ms), ok=bool(ok), run_id=self.run.run_id))
 
-    def new_client(self, **overrides: Any) -> RpcClient:
+    def new_client(self, *, close_with_check: bool = True, **overrides: Any) -> RpcClient:
+        """A client (not connected). ``close_with_check=False``: the caller closes it, as a
+        client living on another loop (``probe_loop``) must be closed there."""
         from runners.rpc import RpcClient
         from runners.trace import Trace
 
@@ -210,7 +212,8 @@ class CheckContext:
                                   on_latency=self._on_latency, reconnect=False)
         kw.update(overrides)
         c = RpcClient(self.host.rpc_url, **kw)
-        self._clients.append(c)
+        if close_with_check:
+            self._clients.append(c)
         return c
 
     async def client(self, *, authenticate: bool = True, token: str | None = None, **overrides: Any) -> RpcClient:

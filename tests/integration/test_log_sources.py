@@ -505,9 +505,14 @@ async def test_real_sshd_drops_and_rotations_lose_nothing(sshd, tmp_path):
             stop = asyncio.Event()
             writer = asyncio.create_task(w.run(rate=1000, batch=10, stop=stop))
             for _ in range(5):
+                # Lines buffered before the last drop can reach the sink while the source is
+                # still reconnecting; drop only once a new session is live and has read on.
                 target = len(sink.seqs()) + 200
-                await sink.wait(lambda: len(sink.seqs()) >= target)
+                sessions = src.sessions
+                await sink.wait(lambda: len(sink.seqs()) >= target and real.proxy.connections >= 1,
+                                what="200 more lines over a live connection")
                 assert real.proxy.drop() >= 1
+                await sink.wait(lambda: src.sessions > sessions, what="the source to reconnect")
             stop.set()
             await writer
             await sink.wait(lambda: len(sink.seqs()) >= w.n)
