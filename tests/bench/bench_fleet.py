@@ -100,35 +100,27 @@ async def _smoke(cfg, hosts: tuple[str, ...], label: str) -> dict:
 
 
 class _LoopLag:
-    """How late this process's event loop wakes a 10 ms sleeper: the console's own lag,
-    which every latency it measures (SMK-7's listers) would otherwise include."""
-
-    def __init__(self) -> None:
-        self.lags: list[float] = []
-        self._task: asyncio.Task | None = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            t = loop.time()
-            await asyncio.sleep(0.01)
-            self.lags.append((loop.time() - t - 0.01) * 1000)
+    """How late this process's event loop wakes a 10 ms sleeper during the fleet run: the
+    console's own lag (SMK-7's listers measure from the probe loop, out of its reach)."""
 
     def __enter__(self) -> _LoopLag:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        from runners.smoke.probe_loop import LagSampler
+
+        self.sampler = LagSampler()
+        self.sampler.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self.sampler.stop()
 
     def summary(self) -> dict:
         from runners.budgets import percentile
 
-        if not self.lags:
+        lags = self.sampler.lags_ms
+        if not lags:
             return {}
-        return {"p50_ms": round(percentile(self.lags, 50), 1), "p95_ms": round(percentile(self.lags, 95), 1),
-                "max_ms": round(max(self.lags), 1)}
+        return {"p50_ms": round(percentile(lags, 50), 1), "p95_ms": round(percentile(lags, 95), 1),
+                "max_ms": round(max(lags), 1)}
 
 
 def _cpu(pid: int | None = None) -> float:
