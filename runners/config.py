@@ -91,6 +91,9 @@ class Run:
     dry_run_dir: str = "dry_run"
     failfast: FailFast = "off"
     seed: int = 12345
+    # The [[suites]] entry that verify and flake hunts re-run checks with (empty: the
+    # built-in checks; an entry raised from a suite's own results picks its suite anyway).
+    suite: str = ""
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,9 @@ def _validate_suites(cfg: Config, path: Path | None) -> None:
             raise ConfigError(path, f"{where}.hosts", "lists a host twice")
         if not (s.timeout > 0 and s.timeout != float("inf")):  # also refuses nan
             raise ConfigError(path, f"{where}.timeout", f"must be a finite number of seconds > 0, got {s.timeout}")
+    if cfg.run.suite and cfg.run.suite not in seen:
+        raise ConfigError(path, "run.suite", f"not a configured suite: {cfg.run.suite!r} "
+                          f"(configured: {', '.join(sorted(seen)) or 'none'})")
         for name in ("command", "cwd"):
             if "\x00" in getattr(s, name):
                 raise ConfigError(path, f"{where}.{name}", "must not contain a NUL byte")

@@ -222,6 +222,20 @@ async def record_run(source: Any, *, record_dir: Path, log_path: Path, label: st
                      internal_error=source.internal_error)
 
 
+async def run_checks(cfg: Config, options: RunOptions, *, suite: Any = None, log_path: Path,
+                     sinks: Sequence[Sink] = (), engine_ready: Callable[[Any], None] | None = None,
+                     notices: Sequence[Any] = ()) -> RunResult:
+    """A run of the selected checks: the built-in engine, or the external ``suite`` (a
+    ``[[suites]]`` entry) when one is given; recorded the same way either way."""
+    if suite is None:
+        return await run_smoke(cfg, options, log_path=log_path, sinks=sinks, engine_ready=engine_ready,
+                               notices=notices)
+    from runners.external.runner import run_suite
+
+    return await run_suite(cfg, suite, options, log_path=log_path, sinks=sinks, engine_ready=engine_ready,
+                           notices=notices)
+
+
 # ------------------------------------------------------------------ environment gate
 
 @dataclass

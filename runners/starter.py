@@ -13,7 +13,8 @@ _SECTION_NOTES = {
     "sprint": "The sprint: baseline tag, dates, timebox (days, max iterations), stand-ups, owners.",
     "gates": "Global exit gates: all SMK pass; flaky <= 5 %; criticals = 0; majors <= 3 with workarounds.",
     "checks": "Timeouts (seconds) and knobs of the SMK-1..7 checks.",
-    "run": "Where the record lives, the fail-fast mode (off | soft | hard) and the run seed.",
+    "run": ("Where the record lives, the fail-fast mode (off | soft | hard), the run seed, and the [[suites]]\n"
+            "# entry verify and flake hunts re-run with (empty: the built-in checks)."),
 }
 
 _HOST_NOTE = """\
@@ -25,6 +26,26 @@ _HOST_NOTE = """\
 #   auth.secret_env / secret_file  the service's HS256 secret, to mint valid/expired/forged tokens
 #   logs         sources tailed live: kind = "file" (tail -F over SSH), "journal"
 #                (journalctl -u UNIT -f), "command" (any command), "local" (a local file)
+"""
+
+
+_MORE_NOTE = """\
+# Your own pytest suite, run by `dryrun suite` and from the console (Smoke screen). Tests are
+# mapped to SMK ids by name (test_SMK_3_...); -k, --maxfail, --ff, --durations and --count
+# pass through. {python} is the console's interpreter; with hosts = ["*"] (or names) it runs
+# once per host and {host}, {rpc_url}, {health_url}, {dialect} are filled in.
+# [[suites]]
+# name = "team-smoke"
+# command = "{python} -m pytest tests/smoke -q"
+# cwd = "."
+# env = ["CAMERA_SERVICE_JWT_SECRET"]   # names passed through, never values
+# hosts = []
+
+# A fleet from Ansible-style inventories (INI or YAML), merged with [[hosts]].
+# [inventory]
+# files = ["inventory.ini"]
+# groups = ["cameras"]
+# rpc_url = "ws://{host}:8002/ws"
 """
 
 
@@ -54,5 +75,7 @@ def render_starter(cfg: Config | None = None) -> str:
         out.append("")
     out.append(_HOST_NOTE.rstrip())
     out.append(tomli_w.dumps({"hosts": data["hosts"]}).rstrip())
+    out.append("")
+    out.append(_MORE_NOTE.rstrip())
     out.append("")
     return "\n".join(out)

@@ -63,7 +63,7 @@ async def _run(cfg: Config, options: Any, log_path: Path | None, hooks: Hooks, k
     """Validate the environment, then run (the built-in engine, or the external ``suite``)
     and record. ``log_path`` None: the next 02_smoke_run_N, claimed only once the gate lets
     the run through (atomic across processes; a halted run leaves no empty log)."""
-    from runners.pipeline import run_smoke, validate_environment
+    from runners.pipeline import run_checks, validate_environment
 
     options = options.validate()
     hooks.phase("validating the environment against the freeze")
@@ -82,15 +82,9 @@ async def _run(cfg: Config, options: Any, log_path: Path | None, hooks: Hooks, k
         n, log_path = await asyncio.to_thread(DryRunDir(cfg.dry_run_path).reserve_run_log)
         options = dataclasses.replace(options, label=f"02_smoke_run_{n}")
     hooks.phase("running" if suite is None else f"running suite {suite.name}")
-    if suite is None:
-        run = await run_smoke(cfg, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
-                              notices=gate.notices())
-    else:
-        from runners.external.runner import run_suite
-
-        # The same events as the engine's (RunStarted ... RunFinished), the same record.
-        run = await run_suite(cfg, suite, options, log_path=log_path, sinks=[hooks.sink], engine_ready=hooks.ready,
-                              notices=gate.notices())
+    # A suite's run gives the same events as the engine's (RunStarted ... RunFinished): the same record.
+    run = await run_checks(cfg, options, suite=suite, log_path=log_path, sinks=[hooks.sink],
+                           engine_ready=hooks.ready, notices=gate.notices())
     message = _summary(run) if suite is None else f"suite {suite.name}: {_summary(run)}"
     return FlowResult(kind, options.label, run, message=message)
 
@@ -129,11 +123,14 @@ async def verify(cfg: Config, dry_id: str, hooks: Hooks) -> FlowResult:
     from record.verify import conclude, prepare
     from runners.smoke.options import RunOptions
 
+    from runners.external.command import rerun_suite
+
     d = DryRunDir(cfg.dry_run_path)
     plan = await asyncio.to_thread(prepare, d, dry_id)
-    options = RunOptions(keyword=plan.keyword, hosts=tuple(plan.hosts), label=plan.label, maxfail=1,
-                         failfast=cfg.run.failfast)
-    res = await _run(cfg, options, plan.log_path, hooks, "verify")
+    suite, hosts = rerun_suite(cfg, None, tuple(plan.hosts))
+    options = RunOptions(keyword=plan.keyword, hosts=hosts, label=plan.label, maxfail=1,
+                         failfast=cfg.run.failfast if suite is None else "off")
+    res = await _run(cfg, options, plan.log_path, hooks, "verify", suite=suite)
     if res.run is None:
         return res
     if res.run.finished.interrupted:
@@ -156,12 +153,15 @@ async def flake_hunt(cfg: Config, host: str, check: str, count: int, hooks: Hook
     from record.layout import DryRunDir
     from runners.smoke.options import RunOptions
 
+    from runners.external.command import rerun_suite
+
     d = DryRunDir(cfg.dry_run_path)
     label = f"flake_{check}"
     log_path = d.flake_log(check)
-    options = RunOptions(keyword=check.replace("-", "_"), hosts=(host,) if host else (), count=count,
+    suite, hosts = rerun_suite(cfg, None, (host,) if host else ())
+    options = RunOptions(keyword=check.replace("-", "_"), hosts=hosts, count=count,
                          label=label, respect_quarantine=False)
-    res = await _run(cfg, options, log_path, hooks, "flake")
+    res = await _run(cfg, options, log_path, hooks, "flake", suite=suite)
     if res.run is None:
         return res
     if res.run.finished.interrupted:

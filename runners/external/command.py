@@ -118,6 +118,32 @@ def suite_hosts(cfg: Config, suite: Suite, only: tuple[str, ...] = ()) -> list[H
     return hosts
 
 
+def rerun_suite(cfg: Config, explicit: str | None, hosts: tuple[str, ...] = ()) -> tuple[Suite | None, tuple[str, ...]]:
+    """The suite a re-run (verify, flake hunt) uses, and the hosts to narrow it to.
+
+    ``explicit`` (``--suite NAME``; ``"builtin"`` = the console's own checks) wins; then a
+    suite whose name is among ``hosts`` (a suite run once reports its results under its own
+    name, so a DRY entry raised from them names it); then ``run.suite`` from the config;
+    else None: the built-in checks. Hosts that are suite names are dropped from the
+    filter, as is the whole filter for a suite that is not run per host."""
+    suite: Suite | None = None
+    if explicit == "builtin":
+        pass
+    elif explicit:
+        suite = find_suite(cfg, explicit)
+    else:
+        named = [s for s in cfg.suites if s.name in hosts]
+        if named:
+            suite = named[0]
+        elif cfg.run.suite:
+            suite = find_suite(cfg, cfg.run.suite)
+    suite_names = {s.name for s in cfg.suites}
+    real = tuple(h for h in hosts if h not in suite_names)
+    if suite is not None and not suite.hosts:
+        real = ()
+    return suite, real
+
+
 def gate_hosts(cfg: Config, suite: Suite, only: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The hosts the pre-run environment gate compares for this suite, as ``RunOptions.hosts``
     (``()`` = every configured host): a per-host suite's own hosts, narrowed by ``--host``;

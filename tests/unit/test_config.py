@@ -20,6 +20,21 @@ def test_starter_round_trips(tmp_path):
     assert parse_config(config_to_dict(cfg)) == parse_config(config_to_dict(cfg))
 
 
+def test_starter_commented_examples_load_once_uncommented(tmp_path):
+    """The [[suites]] and [inventory] examples are commented out; uncommented they must be valid."""
+    import re
+
+    text = render_starter()
+    block = text[text.index("# [[suites]]"):]
+    live = re.sub(r"^# (?=\[|[a-z_]+ = )", "", block, flags=re.M)
+    (tmp_path / "inventory.ini").write_text("[cameras]\ncam-07 ansible_host=127.0.0.1\n")
+    p = tmp_path / "dryrun.toml"
+    p.write_text(text[:text.index("# [[suites]]")] + live)
+    cfg = load_config(p)
+    assert [s.name for s in cfg.suites] == ["team-smoke"] and cfg.suites[0].env == ("CAMERA_SERVICE_JWT_SECRET",)
+    assert [h.name for h in cfg.hosts] == ["cam-01", "cam-07"]
+
+
 @pytest.mark.parametrize(
     "data, key, reason",
     [

@@ -60,14 +60,44 @@ def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)
 
 
-def env_gate(cfg: Any, options: Any, allow_drift: bool, as_json: bool) -> Any:
-    """Run the pre-run environment validator; raise CommandError (exit 2) on drift."""
+def rerun_target(cfg: Any, explicit: str | None, hosts: tuple[str, ...], dry_id: str | None) -> tuple[Any, tuple[str, ...], str]:
+    """What a verify or flake hunt re-runs with: (the suite or None for the built-in checks,
+    the hosts to narrow to, a phrase for the operator). Hosts no longer configured are
+    dropped with a warning (``dry_id`` names the entry they came from)."""
+    from runners.external.command import rerun_suite
+
+    try:
+        suite, hosts = rerun_suite(cfg, explicit, hosts)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    known = {h.name for h in cfg.hosts}
+    missing = [h for h in hosts if h not in known]
+    hosts = tuple(h for h in hosts if h in known)
+    where = ", ".join(hosts) or "every host"
+    if missing:
+        warn(f"{dry_id + ': ' if dry_id else ''}host(s) {', '.join(missing)} no longer configured; running on {where}")
+    if suite is not None:
+        where = f"suite {suite.name}" + (f" ({where})" if suite.hosts else "")
+    return suite, hosts, where
+
+
+def env_gate(cfg: Any, options: Any, allow_drift: bool, as_json: bool, *, suite: Any = None) -> Any:
+    """Run the pre-run environment validator; raise CommandError (exit 2) on drift. For an
+    external ``suite`` the gate compares the hosts that suite runs on."""
     import asyncio
+    import dataclasses
 
     from record.errors import RecordError
     from runners.pipeline import validate_environment
     from tui.commands._common import EXIT_USAGE
 
+    if suite is not None:
+        from runners.external.command import gate_hosts
+
+        try:
+            options = dataclasses.replace(options, hosts=gate_hosts(cfg, suite, options.hosts))
+        except ValueError as e:  # a --host the suite does not run on
+            raise CommandError(str(e)) from None
     try:
         gate = asyncio.run(validate_environment(cfg, options, allow_drift=allow_drift))
     except RecordError as e:

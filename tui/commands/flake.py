@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-quarantine", dest="quarantine", action="store_false",
                    help="do not add a flaky check to quarantine.txt")
     p.add_argument("--allow-drift", action="store_true", help="run even if the environment drifted (recorded)")
+    p.add_argument("--suite", metavar="NAME",
+                   help="hunt with this [[suites]] entry ('builtin': the console's own checks; default: "
+                        "run.suite, else the built-in checks)")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -38,29 +41,31 @@ def run(args: argparse.Namespace) -> int:
     from record.envfreeze import load_frozen
     from record.flakes import analyse, record_hunt
     from record.quarantine import CHECK_RE
-    from runners.pipeline import run_smoke
+    from runners.pipeline import run_checks
     from runners.smoke.options import RunOptions
+    from tui.commands._record import rerun_target
 
     cfg, d, log = context(args)
     check = args.check.strip().upper().replace("_", "-")
     if not CHECK_RE.match(check):
         raise CommandError(f"expected a check id like SMK-3, got {args.check!r}")
-    known = {h.name for h in cfg.hosts}
+    known = {h.name for h in cfg.hosts} | {s.name for s in cfg.suites}
     for h in args.hosts:
         if h not in known:
             raise CommandError(f"--host {h}: not a configured host (configured: {', '.join(sorted(known))})")
+    suite, hosts, where = rerun_target(cfg, args.suite, tuple(dict.fromkeys(args.hosts)), None)
     label = f"flake_{check}"
     options = RunOptions(keyword=check.replace("-", "_"), count=args.count, maxfail=args.maxfail,
-                         hosts=tuple(dict.fromkeys(args.hosts)), label=label, respect_quarantine=False)
+                         hosts=hosts, label=label, respect_quarantine=False)
     try:
         options = options.validate()
     except ValueError as e:
         raise CommandError(str(e)) from None
-    gate = env_gate(cfg, options, args.allow_drift, args.json)
+    gate = env_gate(cfg, options, args.allow_drift, args.json, suite=suite)
     log_path = d.flake_log(check)
     if not args.json:
-        print(f"flake hunt {check}: --count {args.count} on {', '.join(options.hosts) or 'every host'}")
-    result = asyncio.run(run_smoke(cfg, options, log_path=log_path, notices=gate.notices()))
+        print(f"flake hunt {check}: --count {args.count} on {where}")
+    result = asyncio.run(run_checks(cfg, options, suite=suite, log_path=log_path, notices=gate.notices()))
     for e in result.record_errors:
         warn(e)
     frozen = load_frozen(d)

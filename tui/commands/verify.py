@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-hosts", action="store_true", help="verify on every configured host, not only the entry's")
     p.add_argument("--allow-drift", action="store_true", help="run even if the environment drifted (recorded)")
     p.add_argument("--force", action="store_true", help="verify an escalated or already verified entry again")
+    p.add_argument("--suite", metavar="NAME",
+                   help="re-run with this [[suites]] entry ('builtin': the console's own checks; default: the "
+                        "suite the entry came from, else run.suite, else the built-in checks)")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -32,28 +35,23 @@ def run(args: argparse.Namespace) -> int:
 
     from record.prompts import say
     from record.verify import conclude, prepare
-    from runners.pipeline import run_smoke
+    from runners.pipeline import run_checks
     from runners.smoke.options import RunOptions
+    from tui.commands._record import rerun_target
 
     cfg, d, log = context(args)
     plan = prepare(d, args.dry_id, all_hosts=args.all_hosts, force=args.force)
-    known = {h.name for h in cfg.hosts}
-    hosts = tuple(h for h in plan.hosts if h in known)
-    missing = [h for h in plan.hosts if h not in known]
-    if missing:
-        warn(f"{plan.dry_id}: host(s) {', '.join(missing)} no longer configured; verifying on "
-             f"{', '.join(hosts) or 'every host'}")
+    suite, hosts, where = rerun_target(cfg, args.suite, tuple(plan.hosts), plan.dry_id)
     options = RunOptions(keyword=plan.keyword, maxfail=1, hosts=hosts, label=plan.label,
                          respect_quarantine=False, durations=10)
     try:
         options = options.validate()
     except ValueError as e:
         raise CommandError(str(e)) from None
-    gate = env_gate(cfg, options, args.allow_drift, args.json)
+    gate = env_gate(cfg, options, args.allow_drift, args.json, suite=suite)
     if not args.json:
-        print(f"verify {plan.dry_id} attempt {plan.attempt}: -k {plan.keyword!r} --maxfail=1 on "
-              f"{', '.join(hosts) or 'every host'}")
-    result = asyncio.run(run_smoke(cfg, options, log_path=plan.log_path, notices=gate.notices()))
+        print(f"verify {plan.dry_id} attempt {plan.attempt}: -k {plan.keyword!r} --maxfail=1 on {where}")
+    result = asyncio.run(run_checks(cfg, options, suite=suite, log_path=plan.log_path, notices=gate.notices()))
     out = conclude(d, plan, result.results, run_id=result.run_id, log=log)
     for e in result.record_errors:
         warn(e)
