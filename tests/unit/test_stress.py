@@ -99,3 +99,16 @@ def test_nan_free_json_figures():
     st = rep["per_check"]["SMK-1"]["duration_s"]
     assert st["cv"] is None and st["within_envelope"] and not any(
         isinstance(v, float) and math.isnan(v) for v in st.values() if not isinstance(v, list))
+
+
+def test_progress_counts_rounds_per_run_of_a_sweep(capsys):
+    """A --clients sweep is one run per client count: each prints its own rounds."""
+    from runners.events import CheckFinished, RunStarted
+    from tui.commands.stress import _Progress
+
+    show = _Progress(count=1, quiet=False)
+    for label in ("stress_smk7_c2", "stress_smk7_c8"):
+        show(RunStarted(hosts=("cam-01",), checks=("SMK-7",), label=label))
+        show(CheckFinished(host="cam-01", check="SMK-7", outcome="passed", duration=3.0, attempt=1))
+    out = capsys.readouterr().out
+    assert out.count("round 1/1 cam-01: 1/1 passed") == 2, out

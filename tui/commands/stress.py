@@ -96,6 +96,7 @@ class _Progress:
         if isinstance(ev, RunStarted):
             self.label = ev.label
             self.per_round = len(ev.checks)
+            self.done = {}  # a sweep is several runs: each counts its own rounds
             print(f"{ev.label}: {self.count} rounds of {', '.join(ev.checks)} on {', '.join(ev.hosts)}", flush=True)
         elif isinstance(ev, CheckFinished):
             if ev.outcome in ("failed", "error"):
