@@ -8,6 +8,11 @@ logs. While no Logs screen is attached, the hub's events wait in a :class:`LogBa
 attach happen in one step on the UI loop, where the hub's sinks run too, so no event is
 shown twice or missed.
 
+A restart (the Logs screen's R, a config reload) replaces the hub: the new one waits
+until the old one has stopped, then resumes every log that is still configured the same
+way from the old one's positions (``LogHub(resume=...)``), so the lines already shown are
+not read and shown again, and those written meanwhile are.
+
 A mixin of ``DryRunApp`` (like ``tui.runs``); the hub shares the App's ``ssh_pool`` with
 the host probe (one connection per host).
 """
@@ -25,6 +30,7 @@ from runners.events import Event, LogGap, LogLines, Notice
 
 Listener = Callable[[Event], None]
 BACKLOG_LINES = 100_000  # the Logs pane's own cap: more would be evicted on arrival anyway
+STOP_WAIT = 10.0  # s a new hub waits for the one it replaces to stop before resuming from it
 
 
 class LogBacklog:
@@ -70,12 +76,14 @@ class LogFollowMixin:
     _log_listener: Listener | None = None
     _log_worker: Worker | None = None
     log_hub: Any = None
+    _last_log_hub: Any = None  # the newest hub made, running or not: where the next one resumes
 
     def _init_log_follow(self, cap: int = BACKLOG_LINES) -> None:
         self.log_backlog = LogBacklog(cap)
         self._log_listener = None
         self._log_worker = None
         self.log_hub = None
+        self._last_log_hub = None
 
     # ------------------------------------------------------------------ control
     def logs_configured(self) -> bool:
@@ -118,6 +126,7 @@ class LogFollowMixin:
     @work(group="logs", exclusive=True, exit_on_error=False, name="log follower")
     async def _log_follower(self) -> None:
         import asyncio
+        import contextlib
 
         from runners.logs.hub import LogHub
 
@@ -125,7 +134,14 @@ class LogFollowMixin:
         # asyncssh / watchfiles take ~0.3 s to import: on a thread, never on the UI loop.
         await asyncio.to_thread(_preimport, any(s.kind == "local" for h in cfg.hosts for s in h.logs))
         pool = self.shared_ssh_pool() if any(h.ssh.host for h in cfg.hosts) else None
-        hub = self.log_hub = LogHub(cfg, pool, sinks=[self._on_log_event])
+        previous = self._last_log_hub
+        if previous is not None:
+            # The hub this one replaces (cancelled with its worker) hands its last lines to
+            # the sinks while it stops; its positions are final after that.
+            with contextlib.suppress(asyncio.TimeoutError):  # a hung SSH close must not stop the logs
+                await asyncio.wait_for(previous.wait_stopped(), STOP_WAIT)
+        hub = self.log_hub = self._last_log_hub = LogHub(
+            cfg, pool, sinks=[self._on_log_event], resume=previous.sources if previous is not None else ())
         try:
             await hub.run()
         finally:

@@ -17,6 +17,10 @@ Kinds (``runners.config.LogSource.kind``):
               safety net); rotation (inode change: the old file is read to its end first)
               and truncation handled.
 
+A source built to replace another one following the same log (the hub restarted: the
+Logs screen's R, a config reload) takes over its resume point (``resume_from``): what the
+old one showed is not read and shown again (``command`` cannot resume: it starts over).
+
 Every source turns bytes into safe text (``parse.safe_decode``) and reports through a
 :class:`Sink`. Retries back off exponentially (0.2 s .. 5 s, jittered) and reset once a
 session delivered data. Nothing here imports Textual.
@@ -152,6 +156,11 @@ class Source:
         """Where the source would resume (for status and tests)."""
         return {}
 
+    def resume_from(self, old: Source) -> bool:
+        """Continue where ``old`` (a stopped source of the same log) left off instead of
+        starting with the backlog. False when this kind cannot resume."""
+        return False
+
     async def _deliver(self, sink: Sink, lines: list[str]) -> None:
         if lines:
             self._delivered = True
@@ -190,6 +199,14 @@ class FileTail(Source):
 
     def position(self) -> dict[str, Any]:
         return {"offset": self.offset, "inode": self.inode, "anchor_lines": len(self.anchor)}
+
+    def resume_from(self, old: Source) -> bool:
+        # The next session verifies the anchor at the offset, as after a reconnect.
+        if not isinstance(old, FileTail) or old.path != self.path or old.offset is None:
+            return False
+        self.offset, self.inode = old.offset, old.inode
+        self.anchor = deque(old.anchor, maxlen=ANCHOR_LINES)
+        return True
 
     @property
     def _anchor_len(self) -> int:
@@ -433,6 +450,12 @@ class JournalTail(Source):
     def position(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "realtime_us": self.last_realtime}
 
+    def resume_from(self, old: Source) -> bool:
+        if not isinstance(old, JournalTail) or old.unit != self.unit or old.cursor is None:
+            return False
+        self.cursor, self.last_realtime, self._skip_upto = old.cursor, old.last_realtime, old._skip_upto
+        return True
+
     def command(self) -> str:
         base = f"journalctl -u {shlex.quote(self.unit)} -f -o json --no-pager"
         if self.cursor:
@@ -537,6 +560,13 @@ class LocalTail(Source):
     def position(self) -> dict[str, Any]:
         return {"offset": self.offset, "inode": self.inode}
 
+    def resume_from(self, old: Source) -> bool:
+        # Its unfinished last line (``_partial``) is read again from ``offset``.
+        if not isinstance(old, LocalTail) or old.path != self.path or old.offset is None:
+            return False
+        self.offset, self.inode = old.offset, old.inode
+        return True
+
     async def _session(self, sink: Sink) -> bool:
         from watchfiles import awatch
 
@@ -593,7 +623,13 @@ class LocalTail(Source):
         if self._fh is None:
             self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open to follow rotations by inode
             fst = os.fstat(self._fh.fileno())
-            self.inode = (fst.st_dev, fst.st_ino)
+            ident = (fst.st_dev, fst.st_ino)
+            if self.offset and self.inode is not None and ident != self.inode:
+                # Not the file our offset belongs to (replaced while nobody followed it): new from its start.
+                self.rotations += 1
+                self.offset = 0
+                self._partial = b""
+            self.inode = ident
             if self.offset is None:
                 self.offset = max(0, fst.st_size - self.backlog_bytes)
                 if self.offset:
