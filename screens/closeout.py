@@ -33,9 +33,9 @@ class CloseoutScreen(ConsoleScreen):
     MUTATING: ClassVar[frozenset[str]] = frozenset({"final_run", "write_metrics", "close_out", "build_pack"})
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("F", "final_run", "Final run", id="closeout.final", tooltip="07_smoke_run_final: all checks, --ff"),
-        Binding("m", "write_metrics", "Write metrics", id="closeout.metrics", tooltip="08_metrics.md"),
+        Binding("m", "write_metrics", "Metrics", id="closeout.metrics", tooltip="write 08_metrics.md"),
         Binding("c", "close_out", "Close out", id="closeout.closeout", tooltip="record the decision: 09_closeout.md"),
-        Binding("p", "build_pack", "Evidence pack", id="closeout.pack"),
+        Binding("p", "build_pack", "Pack", id="closeout.pack", tooltip="build the evidence pack (dryrun pack)"),
     ]
 
     def compose_body(self) -> ComposeResult:

@@ -6,6 +6,10 @@ not this screen was ever opened; what arrived before this screen mounted is repl
 the pane, later events go straight to it. The pane (``tui.widgets.log_view``) queues them
 and draws a bounded number of times per second. When the App was told not to follow in
 the background (``--no-probe``), opening this screen starts the hub.
+
+Fleets: a bar above the pane (``tui.widgets.log_hosts``) says per host whether its logs
+are followed, retrying (and why) or lost lines (gaps); H filters the pane by host (names,
+globs, or a state: failing, down, gaps, retrying).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from screens.base import ConsoleScreen
+from tui.widgets.host_filter import HostScope
+from tui.widgets.log_hosts import LogHostsBar
 from tui.widgets.log_view import LogPane, LogView
 
 
@@ -30,7 +36,7 @@ class LogsScreen(ConsoleScreen):
             "could not be avoided is shown as a marked line with its size.")
     MUTATING: ClassVar[frozenset[str]] = frozenset()  # saving (the pane's s / S) is hidden by the pane itself
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("t", "show_ids", "Request ids", id="logs.ids",
+        Binding("t", "show_ids", "Request ids", id="logs.ids", show=False,
                 tooltip="the smoke run's RPC requests behind the selected line's ids; keep only their lines"),
         Binding("R", "restart_follow", "Reconnect", id="logs.reconnect", show=False,
                 tooltip="restart every log follower now (after fixing a host or the config)"),
@@ -42,7 +48,9 @@ class LogsScreen(ConsoleScreen):
         self._listener: Any = None
 
     def compose_body(self) -> ComposeResult:
-        yield LogPane(save_dir=self.model.dry.artifacts / "logs", id="log-pane")
+        with HostScope(id="logs-scope"):
+            yield LogHostsBar(id="log-hosts")
+            yield LogPane(save_dir=self.model.dry.artifacts / "logs", id="log-pane")
 
     @property
     def log_view(self) -> LogView:
@@ -86,6 +94,52 @@ class LogsScreen(ConsoleScreen):
         if topic in ("run", "all"):
             self._trace_index = {}  # rebuilt on next lookup
             self.log_view.set_trace_lookup(self._trace_lookup)
+        if topic in ("all", "config", "health", "theme"):
+            self._show_hosts()
+
+    def on_clock(self) -> None:
+        self._show_hosts()
+
+    # ------------------------------------------------------------------ hosts
+    def _host_tags(self) -> dict[str, frozenset[str]]:
+        """Per host: its smoke/health state words and its log state (gaps, retrying)."""
+        from record.state import SMK_IDS
+        from tui.fleet import rollups
+        from tui.widgets.smoke_grid import cell_view
+
+        m = self.model
+        ups = rollups(m.hosts, m.health, lambda h, c: cell_view(m, h, c)[0], SMK_IDS)
+        logs = self.query_one(LogHostsBar).states
+        return {r.host: r.tags | ({logs[r.host].state} if r.host in logs else set()) for r in ups}
+
+    def _shown_hosts(self) -> list[str] | None:
+        from tui.fleet import match_hosts
+
+        text = self.query_one(HostScope).text
+        return match_hosts(text, self.model.hosts, self._host_tags()) if text else None
+
+    def _show_hosts(self) -> None:
+        scope = self.query_one(HostScope)
+        scope.set_hosts(self.model.hosts)
+        flt = self.log_view.buffer.filter.hosts
+        shown = None if flt is None else [h for h in self.model.hosts if h in flt]
+        if flt is None and scope.text:
+            scope.set_text("")  # the pane's c (clear filters) dropped the host filter too
+        self.query_one(LogHostsBar).show(self.hub, self.model.hosts, shown=shown, filter_text=scope.text,
+                                         following=self.app.log_following)
+
+    def on_host_scope_changed(self, event: HostScope.Changed) -> None:
+        import dataclasses
+
+        shown = self._shown_hosts()
+        view = self.log_view
+        view.set_filter(dataclasses.replace(view.buffer.filter,
+                                            hosts=frozenset(shown) if shown is not None else None))
+        self._show_hosts()
+
+    def on_log_view_status_changed(self, event: LogView.StatusChanged) -> None:
+        # the pane's own keys (h cycles hosts, c clears filters) change its host filter too
+        self._show_hosts()
 
     # ------------------------------------------------------------------ trace links
     def _trace_lookup(self, value: str) -> str | None:

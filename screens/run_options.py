@@ -1,7 +1,10 @@
 """Run a selection: the pytest-like knobs of a smoke run, validated as you type.
 
 -k expression (parsed live, the preview names what it selects), hosts, repeat count,
-max failures, fail-fast mode, failed-first, quarantine. Enter or ctrl+s runs."""
+max failures, fail-fast mode, failed-first, quarantine. Enter or ctrl+s runs.
+
+Hosts, for fleets: the list scrolls, and a pattern above it selects the hosts it matches
+as you type (names, globs ``cam-0[1-5]``, or a state: failing, down, degraded)."""
 
 from __future__ import annotations
 
@@ -35,14 +38,19 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
     RunOptionsScreen #k-preview { color: $text-muted; height: auto; }
     RunOptionsScreen .error { color: $error; text-style: bold; height: auto; }
     RunOptionsScreen SelectionList { height: auto; max-height: 6; }
+    RunOptionsScreen #host-pattern { margin-bottom: 0; }
     RunOptionsScreen #buttons { height: auto; margin-top: 1; }
     RunOptionsScreen Button { margin-right: 2; }
     """
 
-    def __init__(self, options: RunOptions, hosts: tuple[str, ...], **kw: Any) -> None:
+    def __init__(self, options: RunOptions, hosts: tuple[str, ...], *,
+                 host_tags: dict[str, frozenset[str]] | None = None, **kw: Any) -> None:
+        """``host_tags``: host -> its state words (``tui.fleet.HostRollup.tags``), for the
+        host pattern's "failing", "down"..."""
         super().__init__(**kw)
         self.options = options
         self.hosts = hosts
+        self.host_tags = host_tags or {}
 
     def compose(self) -> ComposeResult:
         o = self.options
@@ -52,7 +60,10 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
             yield Input(o.keyword, placeholder='all; e.g. "SMK_3 or SMK_5", "not SMK_7", "snapshot"',
                         id="keyword")
             yield Static(id="k-preview")
-            yield Label("Hosts")
+            yield Label("Hosts", id="hosts-label")
+            if len(self.hosts) > 6:
+                yield Input(placeholder="select hosts matching: cam-4, cam-0[1-5], failing, down (empty: as ticked)",
+                            id="host-pattern")
             yield SelectionList[str](*((h, h, not o.hosts or h in o.hosts) for h in self.hosts), id="hosts")
             with Horizontal(classes="row"):
                 with Vertical():
@@ -75,6 +86,24 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
     def on_mount(self) -> None:
         self._validate()
         self.query_one("#keyword", Input).focus()
+
+    @on(Input.Changed, "#host-pattern")
+    def _pattern_changed(self, event: Input.Changed) -> None:
+        from tui.fleet import match_hosts
+
+        picked = match_hosts(event.value, self.hosts, self.host_tags)
+        if picked is None:
+            return
+        sel = self.query_one("#hosts", SelectionList)
+        keep = set(picked)
+        with sel.prevent(SelectionList.SelectedChanged):
+            sel.deselect_all()
+            for h in self.hosts:
+                if h in keep:
+                    sel.select(h)
+        if picked:
+            sel.highlighted = self.hosts.index(picked[0])  # scroll the list to the first one picked
+        self._validate()
 
     @on(Input.Changed)
     @on(SelectionList.SelectedChanged)
@@ -109,13 +138,16 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
             self.options, keyword=kw, hosts=() if set(hosts) == set(self.hosts) else hosts, count=count,
             maxfail=maxfail, failfast=failfast, failed_first=self.query_one("#ff", Checkbox).value,
             respect_quarantine=self.query_one("#quarantine", Checkbox).value, label="")
+        self.query_one("#hosts-label", Label).update(f"Hosts · {len(hosts)} of {len(self.hosts)} selected")
         preview = self.query_one("#k-preview", Static)
         try:
             opts.validate()
             picked = select(hosts or self.hosts, _smk_ids(), kw)
             checks = sorted({c for _h, c in picked}, key=lambda c: int(c.split("-")[1]))
+            n_hosts = len({h for h, _c in picked})
             preview.update(f"selects {len(picked)} check runs: {', '.join(checks) or 'nothing'}"
-                           + (f" × {count}" if count > 1 else ""))
+                           + (f" × {count}" if count > 1 else "")
+                           + (f" on {n_hosts} of {len(self.hosts)} hosts" if len(self.hosts) > 2 else ""))
             if not picked:
                 errors.append("selection: the -k expression selects no check")
         except ValueError as e:

@@ -3,23 +3,30 @@ checks and their steps live, durations ticking; a failure shows expected vs seen
 exchange and the host's log lines around it. From a failure: triage it, or hunt a flake.
 
 Shows this console's run while one is live, else the latest state of every check from
-the events log (which also follows a run started by another console)."""
+the events log (which also follows a run started by another console).
+
+Fleets: the status line's second line rolls the run up per host ("50 hosts: 38 ok · 12
+failing (cam-03, cam-05 +10)"); H filters the rows by host (a name, a glob, or a state
+word: failing, down...), o orders them by check, by host or failures first."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
-from record.state import RunState
+from record.state import SMK_IDS, RunState
 from screens.base import ConsoleScreen
+from tui.fleet import HostRollup, match_hosts, rollups, summary
 from tui.widgets.check_detail import CheckDetail
-from tui.widgets.run_table import RunTable, split_key
+from tui.widgets.host_filter import HostScope
+from tui.widgets.run_table import ORDERS, RunTable, split_key
 
 
 class SmokeScreen(ConsoleScreen):
@@ -29,22 +36,27 @@ class SmokeScreen(ConsoleScreen):
             "(-k expression, hosts, repeat count, max failures, fail-fast mode), f runs last failures first, "
             "x cancels, e runs a configured external pytest suite ([[suites]]) the same way. Select a failed "
             "check to see expected vs seen, the RPC exchange and the host log; t opens the triage form "
-            "prefilled from it, h repeats it 10 times to prove a flake.")
+            "prefilled from it, h repeats it 10 times to prove a flake. Fleets: the second status line counts "
+            "hosts ok / failing / down; H shows only some hosts (cam-4, cam-0[1-5], failing, down), o orders "
+            "the rows by check, by host or failures first.")
     MUTATING: ClassVar[frozenset[str]] = frozenset(
         {"run_all", "run_selection", "run_failed_first", "run_again", "cancel_run", "triage", "flake_hunt",
          "run_suite"})
+    # Footer order (tui/widgets/footer.py): the context keys (only shown when they apply)
+    # first, then the run keys; short descriptions so they fit at 80 columns, the rest
+    # show=False (in ? help and the palette).
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("x", "cancel_run", "Cancel", id="smoke.cancel", tooltip="stop the live run; it ends as interrupted"),
+        Binding("t", "triage", "Triage", id="smoke.triage", tooltip="open the triage form for this failure"),
         Binding("r", "run_all", "Run all", id="smoke.run_all"),
-        Binding("s", "run_selection", "Selection…", id="smoke.run_selection",
-                tooltip="-k expression, hosts, repeat, max failures, fail-fast"),
+        Binding("s", "run_selection", "Select…", id="smoke.run_selection",
+                tooltip="run a selection: -k expression, hosts, repeat, max failures, fail-fast"),
         Binding("f", "run_failed_first", "Failed first", id="smoke.run_ff"),
         Binding("R", "run_again", "Run again", id="smoke.run_again", show=False,
                 tooltip="the last run's options again"),
-        Binding("x", "cancel_run", "Cancel run", id="smoke.cancel"),
-        Binding("t", "triage", "Triage", id="smoke.triage", tooltip="open the triage form for this failure"),
         Binding("h", "flake_hunt", "Flake hunt ×10", id="smoke.flake", show=False,
                 tooltip="repeat the selected check 10 times on its host"),
-        Binding("e", "run_suite", "Suite…", id="smoke.run_suite",
+        Binding("e", "run_suite", "Suite…", id="smoke.run_suite", show=False,
                 tooltip="run an external pytest suite from the config ([[suites]]); live results here"),
     ]
 
@@ -55,7 +67,7 @@ class SmokeScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="run-status")
-        with Horizontal(id="smoke-body"):
+        with HostScope(id="smoke-scope"), Horizontal(id="smoke-body"):
             yield RunTable(id="runs")
             yield CheckDetail(id="detail")
 
@@ -72,12 +84,21 @@ class SmokeScreen(ConsoleScreen):
         return m.history.state, m.history.steps, (last.label if last else "")
 
     def refresh_view(self, topic: str) -> None:
-        if topic not in ("all", "run", "config", "theme", "record"):
+        if topic not in ("all", "run", "config", "theme", "record", "health"):
             return
         state, _steps, label = self._view()
         table = self.query_one(RunTable)
-        table.show(state, self.model.now(), wide=self.app.size.width >= 120)
-        self.query_one("#run-status", Static).update(self._status_line(state, label))
+        if topic in ("all", "theme"):
+            table.invalidate()
+        hosts = self._hosts(state)
+        ups = rollups(hosts, self.model.health, lambda h, c: _status(state, h, c), SMK_IDS)
+        scope = self.query_one(HostScope)
+        scope.set_hosts(hosts)
+        shown = match_hosts(scope.text, hosts, {r.host: r.tags for r in ups})
+        table.show(state, self.model.now(), wide=self.app.size.width >= 120, hosts=shown)
+        status = self.query_one("#run-status", Static)
+        status.set_class(len(ups) > 2 or shown is not None, "-fleet")
+        status.update(self._status_text(state, label, ups, shown))
         self._show_detail()
         if self._ticker is not None:
             if state.running:
@@ -98,6 +119,42 @@ class SmokeScreen(ConsoleScreen):
         sel = self.query_one(RunTable).selected
         if sel is not None and state.cells.get(sel) is not None and state.cells[sel].status == "running":
             self._show_detail()
+
+    def _hosts(self, state: RunState) -> list[str]:
+        hosts = list(self.model.hosts)
+        seen = set(hosts)
+        return hosts + sorted({h for h, _c in state.cells if h not in seen})
+
+    def _status_text(self, state: RunState, label: str, ups: list[HostRollup], shown: list[str] | None) -> Text:
+        """Line 1: the run and its counts; line 2 (fleets, or a filter): per host."""
+        line = self._status_line(state, label)
+        scope = self.query_one(HostScope)
+        if len(ups) > 2 or shown is not None:
+            keep = set(shown) if shown is not None else None
+            wide = self.app.size.width >= 120
+            part = summary([r for r in ups if keep is None or r.host in keep], total=len(ups),
+                           names=5 if wide else 2)
+            order = self.query_one(RunTable).order
+            tail = f" · filter {scope.text!r}" if scope.text else ""
+            tail += f" · {ORDERS[order]}" if order != "check" else ""
+            if not scope.text:
+                tail += " · H hosts · o order"
+            line += f"\n{part}[dim]{tail}[/dim]"
+        return Text.from_markup(line)
+
+    def show_host(self, host: str) -> None:
+        """Called by the stand-up grid: only this host's checks."""
+        self.query_one(HostScope).set_text(host)
+        self.query_one(RunTable).focus()
+
+    def on_host_scope_changed(self, event: HostScope.Changed) -> None:
+        self.refresh_view("run")
+
+    def on_run_table_order_changed(self, event: RunTable.OrderChanged) -> None:
+        self.refresh_view("run")
+        table = self.query_one(RunTable)
+        if table.row_count:
+            table.move_cursor(row=0, animate=False)
 
     def _status_line(self, state: RunState, label: str) -> str:
         m = self.model
@@ -136,6 +193,10 @@ class SmokeScreen(ConsoleScreen):
 
     def select_cell(self, host: str, check: str) -> None:
         """Called by the stand-up grid: show this check."""
+        scope = self.query_one(HostScope)
+        if scope.text and not self.query_one(RunTable).shows(host, check):
+            scope.set_text("")  # the host filter hides that check: drop the filter
+            self.refresh_view("run")
         self.query_one(RunTable).select(host, check)
         self.query_one(RunTable).focus()
         self._show_detail()
@@ -182,7 +243,10 @@ class SmokeScreen(ConsoleScreen):
             if options is not None:
                 self._start(options)
 
-        self.app.push_screen(RunOptionsScreen(self._last_options or self._base_options(), self.model.hosts), done)
+        state, _steps, _label = self._view()
+        ups = rollups(self.model.hosts, self.model.health, lambda h, c: _status(state, h, c), SMK_IDS)
+        self.app.push_screen(RunOptionsScreen(self._last_options or self._base_options(), self.model.hosts,
+                                              host_tags={r.host: r.tags for r in ups}), done)
 
     def action_run_suite(self) -> None:
         suites = list(self.model.cfg.suites)
@@ -233,6 +297,11 @@ class SmokeScreen(ConsoleScreen):
             return
         _state, _steps, label = self._view()
         self.app.open_triage_form(res, run_label=label)
+
+
+def _status(state: RunState, host: str, check: str) -> str:
+    cell = state.cells.get((host, check))
+    return cell.status if cell is not None else "none"
 
 
 __all__ = ["SmokeScreen", "split_key"]

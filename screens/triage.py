@@ -2,7 +2,10 @@
 
 R/A/G always carries its letter and word; a Red without owner/ETA and an entry past its
 15-minute triage timebox are flagged in words. Verify runs the entry's affected checks
-(04_verify_DRY-nn.log) and writes PASS/FAIL to the register and the pass ledger."""
+(04_verify_DRY-nn.log) and writes PASS/FAIL to the register and the pass ledger.
+
+Fleets: every entry names its hosts ("cam-03 +4"), the summary counts the hosts with an
+open entry, and H keeps only the entries of some hosts (names, globs)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from screens.base import ConsoleScreen
+from tui.fleet import compact_hosts, match_hosts
+from tui.widgets.host_filter import HostScope
 from tui.widgets.status import rag_text
 
 SORTS: tuple[tuple[str, str], ...] = (
@@ -54,8 +59,10 @@ class TriageScreen(ConsoleScreen):
         Binding("e", "edit_entry", "Edit", id="triage.edit"),
         Binding("d", "decide", "Decide", id="triage.decide", tooltip="set the decision: Fix now, Defer, Workaround"),
         Binding("v", "verify", "Verify", id="triage.verify", tooltip="re-run the entry's checks -> pass ledger"),
-        Binding("o", "cycle_sort", "Sort", id="triage.sort"),
-        Binding("a", "toggle_resolved", "Show resolved", id="triage.resolved"),
+        Binding("a", "toggle_resolved", "Resolved", id="triage.resolved",
+                tooltip="show the resolved (verified, closed) entries too, or hide them again"),
+        Binding("o", "cycle_sort", "Sort", id="triage.sort", show=False,
+                tooltip="by id, severity (R first), status, owner, ETA"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -66,9 +73,10 @@ class TriageScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="triage-summary")
-        yield DataTable(id="register", cursor_type="row", zebra_stripes=True)
-        with VerticalScroll(id="entry-box"):
-            yield Static(id="entry")
+        with HostScope(id="triage-scope"):
+            yield DataTable(id="register", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="entry-box"):
+                yield Static(id="entry")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -89,19 +97,27 @@ class TriageScreen(ConsoleScreen):
             table.clear()
             return
         data = rec.get("triage")
-        issues = [i for i in data["issues"] if self.show_resolved or not i.resolved]
+        scope = self.query_one(HostScope)
+        scope.set_hosts(self.model.hosts)
+        keep = match_hosts(scope.text, self.model.hosts)
+        issues = [i for i in data["issues"] if (self.show_resolved or not i.resolved)
+                  and (keep is None or set(i.hosts) & set(keep))]
         issues.sort(key=lambda i: _sort_key(i, self.sort))
         self._issues = issues
-        summary.update(self._summary(data["issues"], data.get("hand_edit", False)))
+        summary.update(self._summary(data["issues"], data.get("hand_edit", False), shown=len(issues)))
         selected = self._selected_id()
         wide = self.app.size.width >= 120
         table.clear(columns=True)
         table.add_column("ID", key="id", width=6)
         table.add_column("R/A/G" if wide else "RAG", key="sev", width=9 if wide else 3)
+        # 80 columns: the Hosts column only for fleets (it costs the symptom 6 columns)
+        hosts_col = wide or len(self.model.hosts) > 2
         table.add_column("SMK", key="smk", width=11 if wide else 5)
-        table.add_column("Symptom", key="symptom", width=40 if wide else 18)
-        table.add_column("Owner / ETA", key="owner", width=22 if wide else 14)
-        table.add_column("Decision", key="decision", width=10)
+        table.add_column("Symptom", key="symptom", width=40 if wide else (12 if hosts_col else 18))
+        if hosts_col:
+            table.add_column("Hosts", key="hosts", width=18 if wide else 8)
+        table.add_column("Owner / ETA", key="owner", width=22 if wide else (12 if hosts_col else 14))
+        table.add_column("Decision", key="decision", width=10 if wide else (8 if hosts_col else 10))
         table.add_column("Status", key="status", width=10 if wide else 9)
         if wide:
             table.add_column("Verify", key="verify", width=10)
@@ -114,7 +130,10 @@ class TriageScreen(ConsoleScreen):
             if not i.decision and i.timebox(now)["over"]:
                 decision = Text("⚠ OVERDUE", style="bold reverse")
             row = [Text(i.id, style="bold"), rag_text(self.app, _colour(i.severity), long=wide),
-                   ", ".join(i.smk), Text(i.title, no_wrap=True, overflow="ellipsis"), owner, decision, i.status]
+                   ", ".join(i.smk), Text(i.title, no_wrap=True, overflow="ellipsis")]
+            if hosts_col:
+                row.append(Text(_hosts_cell(i.hosts, wide), no_wrap=True, overflow="ellipsis"))
+            row += [owner, decision, i.status]
             if wide:
                 row.append(" ".join(i.verify_results) or "—")
             table.add_row(*row, key=i.id)
@@ -123,12 +142,18 @@ class TriageScreen(ConsoleScreen):
         self._show_entry()
         self.refresh_bindings()
 
-    def _summary(self, issues: list[Any], hand_edit: bool) -> Text:
+    def _summary(self, issues: list[Any], hand_edit: bool, *, shown: int | None = None) -> Text:
         counts = {c: sum(1 for i in issues if i.severity == c and not i.resolved) for c in "RAG"}
         t = Text.assemble(("Register ", "bold"), f"{len(issues)} entries · open: ")
         for c, colour in (("R", "red"), ("A", "amber"), ("G", "green")):
             t.append_text(rag_text(self.app, colour))
             t.append(f"{counts[c]}  ")
+        hosts = {h for i in issues if not i.resolved for h in i.hosts}
+        if hosts and len(self.model.hosts) > 2:
+            t.append(f"· {len(hosts)} of {len(self.model.hosts)} hosts with open entries ")
+        text = self.query_one(HostScope).text
+        if text:
+            t.append(f"· filter {text!r}: {shown} shown ", style="bold")
         t.append(f"· sorted by {dict(SORTS)[self.sort]}" + ("" if self.show_resolved else " · open only"), style="dim")
         if hand_edit:
             t.append("  ✎ hand edits in the .md will be merged on the next save", style="italic")
@@ -203,6 +228,9 @@ class TriageScreen(ConsoleScreen):
                 return None
         return True
 
+    def on_host_scope_changed(self, event: HostScope.Changed) -> None:
+        self.refresh_view("record")
+
     def action_cycle_sort(self) -> None:
         keys = [k for k, _ in SORTS]
         self.sort = keys[(keys.index(self.sort) + 1) % len(keys)]
@@ -216,8 +244,8 @@ class TriageScreen(ConsoleScreen):
         from screens.triage_form import TriageForm
 
         data = (self.model.record.get("triage") if self.model.record else None) or {}
-        self.app.push_screen(TriageForm(values={"smk": [], "severity": "R"}, next_id=data.get("next_id", "")),
-                             self._saved)
+        self.app.push_screen(TriageForm(values={"smk": [], "severity": "R"}, next_id=data.get("next_id", ""),
+                                        hosts=[]), self._saved)
 
     def action_edit_entry(self, focus: str = "") -> None:
         import datetime as _dt
@@ -233,7 +261,7 @@ class TriageScreen(ConsoleScreen):
             started = _dt.datetime.fromisoformat(i.created)
         except ValueError:
             started = None
-        form = TriageForm(values=values, dry_id=i.id, started=started)
+        form = TriageForm(values=values, dry_id=i.id, started=started, hosts=list(i.hosts))
         self.app.push_screen(form, self._saved)
         if focus:
             self.app.call_after_refresh(lambda: form.query_one(f"#{focus}").focus())
@@ -250,6 +278,14 @@ class TriageScreen(ConsoleScreen):
     def _saved(self, dry_id: str | None) -> None:
         if dry_id:
             self.app.reload_record()
+
+
+def _hosts_cell(hosts: list[str], wide: bool) -> str:
+    if not hosts:
+        return "—"
+    if wide:
+        return compact_hosts(hosts, 2)
+    return hosts[0] + (f"+{len(hosts) - 1}" if len(hosts) > 1 else "")
 
 
 def _colour(code: str) -> str:

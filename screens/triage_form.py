@@ -3,7 +3,11 @@
 15-minute triage timebox running. Also edits and decides an existing entry.
 
 Saving goes through the record (``record.triage``): its rules are the rules; a refusal
-(a broken register file, a rule) is shown here and the form stays open."""
+(a broken register file, a rule) is shown here and the form stays open.
+
+Hosts: the entry's hosts are a field (names or globs, completed from the config's hosts
+as you type, checked against them); from a failure that also failed on other hosts of
+the same run, one button adds them all (one entry for a fleet-wide failure)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from tui.widgets.status import fmt_countdown
 SEVERITY_OPTIONS = [(f"{s.code} {s.colour} ({s.level})", code) for code, s in SEVERITIES.items()]
 DECISION_OPTIONS = [("undecided", "")] + [(d, d) for d in DECISIONS]
 CAUSE_OPTIONS = [("unclassified", "")] + [(c, c) for c in CAUSES]
-TEXT_FIELDS = ("smk", "symptom", "suspect", "owner", "eta", "workaround")
+TEXT_FIELDS = ("smk", "hosts", "symptom", "suspect", "owner", "eta", "workaround")
 
 
 def rpc_repro(rpc_excerpt: tuple[dict[str, Any], ...] | list[dict[str, Any]], limit: int = 8) -> str:
@@ -80,13 +84,19 @@ class TriageForm(ModalScreen[str | None]):
     TriageForm #tf-buttons { height: auto; padding: 0 1; }
     TriageForm Button { margin-right: 2; }
     TriageForm Input.-invalid { background: $error 30%; }
+    TriageForm #hosts-row > Button { width: auto; margin-right: 1; }
+    TriageForm #add-failing.-none { display: none; }
     """
 
     def __init__(self, *, values: dict[str, Any], extra: dict[str, Any] | None = None, dry_id: str = "",
-                 next_id: str = "", started: _dt.datetime | None = None, decided: bool = False, **kw: Any) -> None:
+                 next_id: str = "", started: _dt.datetime | None = None, decided: bool = False,
+                 hosts: list[str] | None = None, **kw: Any) -> None:
+        """``hosts``: the entry's hosts (an edit); a new entry from a failure takes
+        ``extra["hosts"]``."""
         super().__init__(**kw)
         self.values = values
         self.extra = extra or {}
+        self.hosts = list(hosts if hosts is not None else self.extra.get("hosts", []))
         self.dry_id = dry_id  # "" = a new entry
         self.next_id = next_id
         self.started = started
@@ -114,6 +124,11 @@ class TriageForm(ModalScreen[str | None]):
                                                       id="smk", compact=True))
                     yield field("Severity", Select(SEVERITY_OPTIONS, value=v.get("severity") or "R",
                                                    allow_blank=False, id="severity", compact=True))
+                with Horizontal(classes="field", id="hosts-row"):
+                    yield Label("Hosts")
+                    yield Input(", ".join(self.hosts), placeholder="cam-03, cam-07 or cam-0* (Tab completes)",
+                                id="hosts", compact=True, suggester=self._suggester())
+                    yield Button("", id="add-failing", compact=True)
                 yield field("Symptom", Input(v.get("symptom", ""), placeholder="what was seen", id="symptom",
                                              compact=True))
                 with Horizontal(classes="pair"):
@@ -137,6 +152,55 @@ class TriageForm(ModalScreen[str | None]):
             with Horizontal(id="tf-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def _suggester(self) -> Any:
+        from tui.widgets.host_filter import HostSuggester
+
+        sug = HostSuggester()
+        sug.hosts = tuple(getattr(getattr(self.app, "model", None), "hosts", ()) or ())
+        return sug
+
+    def _known_hosts(self) -> tuple[str, ...]:
+        return tuple(getattr(getattr(self.app, "model", None), "hosts", ()) or ())
+
+    def failing_elsewhere(self) -> list[str]:
+        """Other hosts where the entry's checks failed in the run in view (from a failure only)."""
+        model = getattr(self.app, "model", None)
+        if model is None or not self.extra.get("run_label"):
+            return []
+        state = model.live if model.live.run_id else model.history.state
+        smk = set(self._smk_list())
+        mine = set(self.collect_hosts()[0])
+        bad = {h for (h, c), cell in state.cells.items() if c in smk and cell.status in ("failed", "error")}
+        return [h for h in model.hosts if h in bad and h not in mine]
+
+    def collect_hosts(self) -> tuple[list[str], list[str]]:
+        """(the hosts typed, in config order; the names that are no configured host)."""
+        from tui.fleet import parse_hosts
+
+        known = self._known_hosts()
+        text = self.query_one("#hosts", Input).value
+        if not known:  # no config hosts to check against: keep what was typed
+            from tui.fleet import parse_filter
+
+            return parse_filter(text), []
+        return parse_hosts(text, known)
+
+    def _show_add_failing(self) -> None:
+        other = self.failing_elsewhere()
+        button = self.query_one("#add-failing", Button)
+        button.set_class(not other, "-none")
+        if other:
+            button.label = f"+{len(other)} also failing"
+            button.tooltip = "add the hosts where these checks failed in the same run: " + ", ".join(other)
+
+    @on(Button.Pressed, "#add-failing")
+    def _add_failing(self) -> None:
+        from tui.fleet import parse_hosts
+
+        hosts, _unknown = self.collect_hosts()
+        chosen, _ = parse_hosts(", ".join([*hosts, *self.failing_elsewhere()]), self._known_hosts())
+        self.query_one("#hosts", Input).value = ", ".join(chosen)
 
     def _smk_list(self) -> list[str]:
         smk = self.values.get("smk") or []
@@ -191,10 +255,16 @@ class TriageForm(ModalScreen[str | None]):
                 out["eta"] = "a Red needs an ETA"
         if v["decision"] == "Workaround" and not v["workaround"].strip():
             out["workaround"] = "a Workaround decision needs its workaround text"
+        _hosts, unknown = self.collect_hosts()
+        if unknown:
+            known = self._known_hosts()
+            out["hosts"] = (f"hosts: no configured host {', '.join(unknown)} "
+                            f"({len(known)} configured: {', '.join(known[:3])}{', …' if len(known) > 3 else ''})")
         return out
 
     def _validate(self) -> dict[str, str]:
         probs = self.problems()
+        self._show_add_failing()
         for fid in TEXT_FIELDS:
             self.query_one(f"#{fid}", Input).set_class(fid in probs, "-invalid")
         errors = self.query_one("#tf-errors", Static)
@@ -215,6 +285,7 @@ class TriageForm(ModalScreen[str | None]):
         if self._saving or self._validate():
             return
         values = self.collect()
+        self._hosts_chosen = self.collect_hosts()[0]
         self._saving = True
         self.query_one("#save", Button).disabled = True
         app: Any = self.app
@@ -227,9 +298,12 @@ class TriageForm(ModalScreen[str | None]):
         cfg = app.model.cfg
         dry_id, extra = self.dry_id, dict(self.extra)
         original_decision = self.values.get("decision", "")
+        hosts, before = list(getattr(self, "_hosts_chosen", self.hosts)), list(self.hosts)
+        if not dry_id:
+            extra["hosts"] = hosts
 
         def save() -> str:
-            from record.triage import add_issue, update_issue
+            from record.triage import add_issue, mutate, update_issue
             from tui.flows import events_log_for
 
             d = DryRunDir(cfg.dry_run_path)
@@ -237,8 +311,15 @@ class TriageForm(ModalScreen[str | None]):
             if not dry_id:
                 return add_issue(d, values, log=log, extra=extra).id
             deciding = bool(values["decision"]) and values["decision"] != original_decision
-            return update_issue(d, dry_id, values, deciding=deciding, log=log,
-                                event="triage_decided" if deciding else "triage_updated").id
+            issue = update_issue(d, dry_id, values, deciding=deciding, log=log,
+                                 event="triage_decided" if deciding else "triage_updated")
+            if hosts != before:
+                def set_hosts(i: Any) -> str:
+                    i.hosts = list(hosts)
+                    return f"edited: hosts: {before!r} -> {hosts!r}"
+
+                issue = mutate(d, dry_id, set_hosts, log=log)
+            return issue.id
 
         return save
 

@@ -15,6 +15,7 @@ import gc
 import importlib
 import importlib.util
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,6 +32,8 @@ from tui.messages import FilesChanged, HostProbed, RecordLoaded, TaskDone
 from tui.model import Clock, ConsoleModel, system_clock
 from tui.runs import RunsMixin
 from tui.widgets.navbar import NAV
+
+RUN_RELOAD_INTERVAL = 5.0  # seconds between record loads while a run is live
 
 # mode -> (module, class); imported on first use so the first frame only pays for stand-up
 SCREENS: dict[str, tuple[str, str]] = {
@@ -103,6 +106,8 @@ class DryRunApp(RunsMixin, LogFollowMixin, App[int]):
         self.last_flow: Any = None  # tui.flows.FlowResult of the last run this console made
         self.record_ready = asyncio.Event()  # set once the first record snapshot is in
         self._record_loading = self._record_again = False
+        self._record_load_started = 0.0
+        self._record_timer: Any = None
         self._task_topics: dict[str, str] = {}
         self._task_replies: dict[Worker, Callable[[TaskDone], None] | None] = {}
         from themes.register import register_themes, resolve_theme
@@ -230,8 +235,23 @@ class DryRunApp(RunsMixin, LogFollowMixin, App[int]):
         if self._record_loading:
             self._record_again = True
             return
+        if self.model.live.running or self.model.running_label:
+            # A live run appends to the events log many times a second and each append wakes
+            # the file watcher; a full record load (events log, metrics, closeout preview) per
+            # wake-up held the GIL so long that keys took seconds with 50 hosts. The live view
+            # comes from the run's own events: reload at most every RUN_RELOAD_INTERVAL.
+            wait = self._record_load_started + RUN_RELOAD_INTERVAL - time.monotonic()
+            if wait > 0:
+                if self._record_timer is None:
+                    self._record_timer = self.set_timer(wait, self._reload_record_later)
+                return
         self._record_loading = True
+        self._record_load_started = time.monotonic()
         self._record_loader()
+
+    def _reload_record_later(self) -> None:
+        self._record_timer = None
+        self.reload_record()
 
     @work(thread=True, group="record-load", exit_on_error=False, name="record loader")
     def _record_loader(self) -> None:

@@ -75,7 +75,7 @@ async def test_help_lists_the_keys_of_the_screen_it_was_opened_on(scenario_cfg):
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = _plain(app.screen.query_one("#help-body").content)
-        for words in ("Run all", "Selection", "Failed first", "Help", "Theme", "command palette"):
+        for words in ("Run all", "Select…", "Failed first", "Help", "Theme", "command palette"):
             assert words in text, f"{words!r} missing from help"
         await pilot.press("escape")
         await pilot.pause()
@@ -111,8 +111,8 @@ async def test_palette_offers_every_action_of_every_screen_and_every_theme(scena
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         titles = _palette_titles(app)
-        for expected in ("Smoke: Run all", "Smoke: Selection…", "Smoke: Cancel run", "Triage: Verify",
-                         "Triage: Decide", "Closeout: Close out", "Closeout: Evidence pack", "Env: Freeze",
+        for expected in ("Smoke: Run all", "Smoke: Select…", "Smoke: Cancel", "Triage: Verify",
+                         "Triage: Decide", "Closeout: Close out", "Closeout: Pack", "Env: Freeze",
                          "Go to Closeout", "Theme: Presentation (high contrast)", "Console: Help"):
             assert expected in titles, f"{expected!r} not in the palette: {titles}"
 
@@ -136,7 +136,7 @@ async def test_read_only_hides_every_action_that_changes_hosts_or_the_record(sce
         await ready(pilot)
         titles = _palette_titles(app)
         for hidden in ("Smoke: Run all", "Triage: Verify", "Triage: New", "Closeout: Close out", "Env: Freeze",
-                       "Closeout: Write metrics", "Smoke: Triage"):
+                       "Closeout: Metrics", "Smoke: Triage"):
             assert hidden not in titles
         assert "Env: Check drift" in titles  # reading the live environment changes nothing
         for mode in ("smoke", "triage", "closeout", "env"):

@@ -85,18 +85,33 @@ class TimeboxPanel(Panel):
 
 
 class HostsPanel(Panel):
+    """Host health, worst first (down, degraded, not probed yet, ok): the border title
+    counts them ("Hosts · 50: 47 ok · 3 down"); when the panel is shorter than the fleet,
+    the last line says how many more there are and in what state."""
+
     TITLE = "Hosts"
     SHORT = {"ssh": "ssh", "rpc": "rpc", "health": "http", "cameras": "cam"}
+    ORDER = ("down", "degraded", "unknown", "ok")
 
     def render_model(self, model: ConsoleModel) -> Any:
+        from tui.fleet import host_health
+
+        states = {h.name: host_health(model.health, h.name) for h in model.cfg.hosts}
+        hosts = [h for _i, h in sorted(enumerate(model.cfg.hosts),
+                                        key=lambda ih: (self.ORDER.index(states[ih[1].name]), ih[0]))]
+        self.border_title = self._title(states)
         wide = self.size.width >= 56
+        room = self.size.height if self.size.height > 0 else len(hosts) + 1  # the content area's lines
+        if wide:
+            room -= 1  # the header row
+        shown = hosts if len(hosts) <= room else hosts[:max(0, room - 1)]
         if wide:
             t = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
             t.add_column("Host", style="bold", no_wrap=True)
             for _key, label in COMPONENTS:
                 t.add_column(label, no_wrap=True)
         lines: list[Any] = []
-        for h in model.cfg.hosts:
+        for h in shown:
             cells = []
             for key, _label in COMPONENTS:
                 st = model.health.get((h.name, key))
@@ -115,10 +130,29 @@ class HostsPanel(Panel):
                     line.append(f" {self.SHORT[key]}")
                     line.append_text(host_text(self.app, status, lab or None, short=True))
                 lines.append(line)
+        rest = hosts[len(shown):]
+        more: list[Any] = []
+        if rest:
+            counts = {s: sum(1 for h in rest if states[h.name] == s) for s in self.ORDER}
+            what = ", ".join(f"{n} {_HEALTH_WORDS[s]}" for s, n in counts.items() if n)
+            more.append(Text(f"+{len(rest)} more: {what}", style="italic", no_wrap=True, overflow="ellipsis"))
+        left = max(0, room - len(shown) - len(more))
         notes = [Text(f"{h}: {st.component}: {st.detail}", style="dim", no_wrap=True, overflow="ellipsis")
                  for (h, _c), st in sorted(model.health.items()) if st.status in ("down", "degraded") and st.detail]
         body: list[Any] = [t] if wide else lines
-        return Group(*body, *notes[:4])
+        return Group(*body, *more, *notes[:min(4, left)])
+
+    def _title(self, states: dict[str, str]) -> str:
+        if len(states) < 2:
+            return self.TITLE
+        counts = {s: sum(1 for v in states.values() if v == s) for s in self.ORDER}
+        words = _HEALTH_WORDS if self.size.width >= 56 else _HEALTH_SHORT
+        parts = [f"{counts['ok']} ok"] + [f"{n} {words[s]}" for s, n in counts.items() if n and s != "ok"]
+        return f"{self.TITLE} {len(states)}: " + " · ".join(parts)
+
+
+_HEALTH_WORDS = {"down": "down", "degraded": "degraded", "unknown": "not probed", "ok": "ok"}
+_HEALTH_SHORT = {"down": "down", "degraded": "degr", "unknown": "n/a", "ok": "ok"}
 
 
 class RunsPanel(Panel):

@@ -73,6 +73,15 @@ def host_text(app: App | None, status: str, label: str | None = "", *, short: bo
     return Text(text, style=style_for(app, status if status in HOST_WORDS else "unknown"))
 
 
+def host_state_text(app: App | None, state: str, *, short: bool = False) -> Text:
+    """A host's rolled-up state (``tui.fleet``): "✖ DOWN", "✖ FAIL", "▲ DEGR", "▶ RUN",
+    "? ----", "✔ OK"; short: the glyph and the word's first letter ("✖ D")."""
+    from tui.fleet import STATE_STYLE_KEYS, STATE_WORDS
+
+    glyph, word = STATE_WORDS.get(state, ("?", state.upper()[:4]))
+    return Text(f"{glyph} {word[0] if short else word}", style=style_for(app, STATE_STYLE_KEYS.get(state, "unknown")))
+
+
 def gate_text(app: App | None, met: bool | None) -> Text:
     glyph, word, key = GATE_WORDS[met]
     return Text(f"{glyph} {word}", style=style_for(app, key))
