@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from runners.smoke.options import FAILFAST_MODES, RunOptions
+from tui.widgets.marked import MarkedCheckbox, MarkedSelectionList
 
 
 class RunOptionsScreen(ModalScreen[RunOptions | None]):
@@ -37,7 +38,7 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
     RunOptionsScreen .row > Vertical { width: 1fr; height: auto; }
     RunOptionsScreen #k-preview { color: $text-muted; height: auto; }
     RunOptionsScreen .error { color: $error; text-style: bold; height: auto; }
-    RunOptionsScreen SelectionList { height: auto; max-height: 6; }
+    RunOptionsScreen MarkedSelectionList { height: auto; max-height: 6; }
     RunOptionsScreen #host-pattern { margin-bottom: 0; }
     RunOptionsScreen #buttons { height: auto; margin-top: 1; }
     RunOptionsScreen Button { margin-right: 2; }
@@ -64,20 +65,20 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
             if len(self.hosts) > 6:
                 yield Input(placeholder="select hosts matching: cam-4, cam-0[1-5], failing, down (empty: as ticked)",
                             id="host-pattern")
-            yield SelectionList[str](*((h, h, not o.hosts or h in o.hosts) for h in self.hosts), id="hosts")
+            yield MarkedSelectionList[str](*((h, h, not o.hosts or h in o.hosts) for h in self.hosts), id="hosts")
             with Horizontal(classes="row"):
                 with Vertical():
                     yield Label("Repeat (count)")
                     yield Input(str(o.count), type="integer", id="count")
                 with Vertical():
-                    yield Label("Max failures (0 = no limit)")
+                    yield Label("Max failures (0: all)")
                     yield Input(str(o.maxfail), type="integer", id="maxfail")
                 with Vertical():
                     yield Label("Fail-fast")
                     yield Select([(m, m) for m in FAILFAST_MODES], value=o.failfast, allow_blank=False,
                                  id="failfast")
-            yield Checkbox("Failed first (--ff)", o.failed_first, id="ff")
-            yield Checkbox("Skip quarantined checks", o.respect_quarantine, id="quarantine")
+            yield MarkedCheckbox("Failed first (--ff)", o.failed_first, id="ff")
+            yield MarkedCheckbox("Skip quarantined checks", o.respect_quarantine, id="quarantine")
             yield Static(id="errors", classes="error")
             with Horizontal(id="buttons"):
                 yield Button("Run", variant="primary", id="run")
@@ -94,9 +95,9 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
         picked = match_hosts(event.value, self.hosts, self.host_tags)
         if picked is None:
             return
-        sel = self.query_one("#hosts", SelectionList)
+        sel = self.query_one("#hosts", MarkedSelectionList)
         keep = set(picked)
-        with sel.prevent(SelectionList.SelectedChanged):
+        with sel.prevent(MarkedSelectionList.SelectedChanged):
             sel.deselect_all()
             for h in self.hosts:
                 if h in keep:
@@ -106,7 +107,7 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
         self._validate()
 
     @on(Input.Changed)
-    @on(SelectionList.SelectedChanged)
+    @on(MarkedSelectionList.SelectedChanged)
     @on(Select.Changed)
     def _changed(self) -> None:
         self._validate()
@@ -116,7 +117,7 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
 
         errors: list[str] = []
         kw = self.query_one("#keyword", Input).value.strip()
-        hosts = tuple(self.query_one("#hosts", SelectionList).selected)
+        hosts = tuple(self.query_one("#hosts", MarkedSelectionList).selected)
         if not hosts:
             errors.append("hosts: pick at least one host")
 
@@ -136,8 +137,8 @@ class RunOptionsScreen(ModalScreen[RunOptions | None]):
         failfast = str(self.query_one("#failfast", Select).value)
         opts = dataclasses.replace(
             self.options, keyword=kw, hosts=() if set(hosts) == set(self.hosts) else hosts, count=count,
-            maxfail=maxfail, failfast=failfast, failed_first=self.query_one("#ff", Checkbox).value,
-            respect_quarantine=self.query_one("#quarantine", Checkbox).value, label="")
+            maxfail=maxfail, failfast=failfast, failed_first=self.query_one("#ff", MarkedCheckbox).value,
+            respect_quarantine=self.query_one("#quarantine", MarkedCheckbox).value, label="")
         self.query_one("#hosts-label", Label).update(f"Hosts · {len(hosts)} of {len(self.hosts)} selected")
         preview = self.query_one("#k-preview", Static)
         try:

@@ -322,3 +322,28 @@ async def test_run_selection_form_checks_the_k_expression_as_you_type(scenario_c
         await pilot.pause()
         assert not isinstance(app.screen, RunOptionsScreen)
         assert not app.model.running_label  # cancelled: nothing started
+
+
+async def test_run_selection_ticks_are_shapes_not_only_colours(scenario_cfg):
+    """Selected and unselected hosts (and checkboxes) differ in the characters drawn, so the
+    monochrome and colour-blind themes can tell them apart."""
+    from tui.widgets.marked import MarkedCheckbox, MarkedSelectionList
+
+    app = make_console(scenario_cfg)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("2", "s")
+        await pilot.pause()
+        form = app.screen
+        hosts = form.query_one("#hosts", MarkedSelectionList)
+        names = [str(hosts.get_option_at_index(i).prompt) for i in range(hosts.option_count)]
+        hosts.deselect(names[0])
+        await pilot.pause()
+        lines = [hosts.render_line(i).text for i in range(len(names))]
+        assert lines[0].startswith("▐ ▌") and all(ln.startswith("▐✔▌") for ln in lines[1:]), lines
+        ff = form.query_one("#ff", MarkedCheckbox)
+        before = ff.render().plain
+        ff.value = not ff.value
+        await pilot.pause()
+        after = ff.render().plain
+        assert {before[:3], after[:3]} == {"▐✔▌", "▐ ▌"}, (before, after)
