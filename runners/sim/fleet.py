@@ -23,22 +23,38 @@ from runners.sim.keys import write_known_hosts
 FLEET_MARKER = ".dryrun-sim"
 DIALECT_CHOICES = ("current", "legacy", "mixed")
 MAX_HOSTS = 64
+# Recording rate and size per media profile. Every simulated host encodes in this one
+# process: 50 hosts at the full profile are 1,500 frames/s to encode on a lab machine's few
+# cores, and the simulator's own lag would then show up as the service's latency (SMK-7).
+MEDIA_PROFILES = {"full": (15, (320, 240)), "light": (5, (160, 120))}
+LIGHT_MEDIA_ABOVE = 8  # hosts: "auto" picks light media for bigger fleets
+
+
+def media_profile(choice: str, hosts: int) -> str:
+    """"auto" -> "light" above LIGHT_MEDIA_ABOVE hosts, else "full"; other choices as given."""
+    if choice == "auto":
+        return "light" if hosts > LIGHT_MEDIA_ABOVE else "full"
+    if choice not in MEDIA_PROFILES:
+        raise ValueError(f"media must be auto, {', '.join(MEDIA_PROFILES)}; got {choice!r}")
+    return choice
 
 
 def make_specs(hosts: int = 1, *, dialect: str = "current", cameras: int = 2, discovery_delay: float = 1.0,
-               chaos: str = "none", seed: int = 0, prefix: str = "cam") -> list[SimHostSpec]:
+               chaos: str = "none", seed: int = 0, prefix: str = "cam", media: str = "auto") -> list[SimHostSpec]:
     """Specs named ``cam-01``…; ``dialect="mixed"`` alternates current/legacy (first is current).
     Each host gets its own chaos seed (seed + index) so hosts do not fail in lockstep."""
     if not isinstance(hosts, int) or not 1 <= hosts <= MAX_HOSTS:
         raise ValueError(f"hosts must be 1..{MAX_HOSTS}, got {hosts!r}")
     if dialect not in DIALECT_CHOICES:
         raise ValueError(f"dialect must be one of {', '.join(DIALECT_CHOICES)}, got {dialect!r}")
+    fps, size = MEDIA_PROFILES[media_profile(media, hosts)]
     width = max(2, len(str(hosts)))
     specs = []
     for i in range(hosts):
         d = dialect if dialect != "mixed" else ("current", "legacy")[i % 2]
         specs.append(SimHostSpec(name=f"{prefix}-{i + 1:0{width}d}", dialect=d, cameras=cameras,
-                                 discovery_delay=discovery_delay, chaos=chaos, seed=seed + i))
+                                 discovery_delay=discovery_delay, chaos=chaos, seed=seed + i,
+                                 recording_fps=fps, recording_size=size))
     for s in specs:
         s.check()
     return specs

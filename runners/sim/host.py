@@ -73,6 +73,9 @@ class SimHostSpec:
     chaos: str = "none"
     seed: int = 0
     user: str = "operator"  # the SSH login the simulator accepts
+    # Recordings: real fragmented MP4 at this rate and size (see MEDIA_PROFILES).
+    recording_fps: int = 15
+    recording_size: tuple[int, int] = (320, 240)
 
     def check(self) -> None:
         import re
@@ -174,7 +177,8 @@ class SimHost:
         chaos = Chaos(spec.chaos, spec.seed)
         self.service = CameraService(name=spec.name, dialect=spec.dialect, root=self.root, secret=secret,
                                      cameras=spec.cameras, discovery_delay=spec.discovery_delay, chaos=chaos,
-                                     log=self.log)
+                                     log=self.log, recording_fps=spec.recording_fps,
+                                     recording_size=spec.recording_size)
         info = host_info(spec.dialect, self.service.version)
         (self.root / "proc/version").write_text(
             f"Linux version {info.kernel} (buildd@lab) (gcc (GCC) 12.2.0) {info.kernel_build}\n")

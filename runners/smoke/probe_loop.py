@@ -17,6 +17,7 @@ their sockets there and close them there: asyncio objects belong to the loop tha
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -54,6 +55,36 @@ def shared_probe_loop() -> ProbeLoop:
         if _shared is None or not _shared.thread.is_alive():
             _shared = ProbeLoop()
         return _shared
+
+
+_switch_guard = threading.Lock()
+_windows = 0
+_saved_interval = 0.0
+WINDOW_SWITCH_INTERVAL = 0.001  # s: the GIL hand-off while a window measures (default 0.005)
+
+
+class measuring_window:
+    """``with measuring_window():`` around a latency window: while any window is open, the
+    interpreter hands the GIL between threads every millisecond instead of every five, so a
+    reply that lands while the console's thread computes (a big table render, a record
+    reload) is read within about a millisecond. Re-entrant across hosts; the previous
+    interval comes back when the last window closes."""
+
+    def __enter__(self) -> measuring_window:
+        global _windows, _saved_interval
+        with _switch_guard:
+            if _windows == 0:
+                _saved_interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(_saved_interval, WINDOW_SWITCH_INTERVAL))
+            _windows += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _windows
+        with _switch_guard:
+            _windows -= 1
+            if _windows == 0:
+                sys.setswitchinterval(_saved_interval)
 
 
 class LagSampler:

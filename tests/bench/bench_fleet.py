@@ -4,7 +4,7 @@ Two child processes run the simulated fleet (50 hosts, mixed dialects: RPC + hea
 SSH/SFTP servers, real JPEG/MP4 media), so the simulators never share the engine's event
 loop, as real camera hosts would not. Real hosts do not take the lab machine's CPU either,
 so the simulators run at a lower CPU priority (``nice 10``) and record at a light encode
-load (5 fps, 160x120: still real, growing, playable fragmented MP4): on a 2-core machine
+load (`media="light"`: 5 fps, 160x120, still real, growing, playable fragmented MP4): on a 2-core machine
 50 simulated encoders at full rate would otherwise measure the simulator, not the console.
 
 This process runs ``runners.pipeline.run_smoke`` (the engine and the full record: run log,
@@ -39,7 +39,6 @@ N_FULL = 50
 N_QUICK = 12
 SIM_PROCESSES = 2
 TARGET_RATIO = 2.0
-SIM_FPS, SIM_SIZE = 5, (160, 120)
 SIM_NICE = 10
 
 
@@ -47,11 +46,9 @@ async def _serve(n: int, state: Path, config: Path, prefix: str) -> None:
     """Child: start the fleet, write its config, print READY, stop at EOF on stdin."""
     from runners.sim.fleet import make_specs, run_fleet
 
-    specs = make_specs(n, dialect="mixed", discovery_delay=0.3, prefix=prefix)
-    async with run_fleet(specs, state, config=config) as fleet:
-        for h in fleet.hosts:  # the simulator's recorder at a light encode load (see the module doc)
-            h.service.recording_fps = SIM_FPS
-            h.service.recording_size = SIM_SIZE
+    # The simulator's recorder at a light encode load (see the module doc).
+    specs = make_specs(n, dialect="mixed", discovery_delay=0.3, prefix=prefix, media="light")
+    async with run_fleet(specs, state, config=config):
         print("READY", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 

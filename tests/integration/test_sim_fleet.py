@@ -18,6 +18,7 @@ import websockets
 
 from runners.config import load_config
 from runners.sim.fleet import SimFleet, make_specs, run_fleet
+from runners.sim.media import RecordingWriter
 
 
 def mint(secret: str, role: str = "admin") -> str:
@@ -86,6 +87,30 @@ async def test_config_in_another_folder_resolves_from_there(tmp_path):
         assert Path(fleet.hosts[0].host_config().ssh.key).is_absolute()
 
 
+async def test_media_profiles_set_what_the_recordings_really_are(tmp_path):
+    """auto: full media for small fleets, light above 8 hosts; a light recording decodes at
+    its profile's size and rate."""
+    import av
+
+    from runners.sim.fleet import LIGHT_MEDIA_ABOVE, media_profile
+
+    assert media_profile("auto", LIGHT_MEDIA_ABOVE) == "full" and media_profile("auto", LIGHT_MEDIA_ABOVE + 1) == "light"
+    assert {(s.recording_fps, s.recording_size) for s in make_specs(9)} == {(5, (160, 120))}
+    assert {(s.recording_fps, s.recording_size) for s in make_specs(2)} == {(15, (320, 240))}
+    with pytest.raises(ValueError, match="media must be auto, full, light"):
+        make_specs(1, media="huge")
+    async with run_fleet(make_specs(1, media="light", discovery_delay=0.1), tmp_path / "sim") as fleet:
+        svc = fleet.hosts[0].service
+        assert (svc.recording_fps, svc.recording_size) == (5, (160, 120))  # what start_recording encodes with
+        writer = RecordingWriter(tmp_path / "rec.mp4", fps=svc.recording_fps, size=svc.recording_size)
+        await writer.start()
+        await asyncio.sleep(1.2)
+        await writer.stop()
+    with av.open(str(tmp_path / "rec.mp4")) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (160, 120) and round(float(v.average_rate)) == 5
+
+
 def test_fleet_rejects_bad_specs_and_foreign_state_dir(tmp_path):
     with pytest.raises(ValueError, match="hosts must be 1..64"):
         make_specs(0)
@@ -136,6 +161,7 @@ async def test_dryrun_sim_serves_two_hosts_and_exits_cleanly_on_sigint(tmp_path)
     try:
         banner = await _read_until(proc.stdout, "Ctrl-C to stop")
         assert "wrote dryrun.toml" in banner and "ssh -i .dryrun-sim/keys/id_ed25519" in banner
+        assert "recordings: 15 fps 320x240 (--media full" in banner  # 2 hosts: auto keeps full media
         assert "UserKnownHostsFile=.dryrun-sim/hosts/cam-01/known_hosts" in banner
         cfg = load_config(tmp_path / "dryrun.toml")
         assert len(cfg.hosts) == 2

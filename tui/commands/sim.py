@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to write the config (default: ./dryrun.toml)")
     p.add_argument("--state-dir", type=Path, default=Path(".dryrun-sim"), metavar="DIR",
                    help="keys, secrets and host filesystems (default: ./.dryrun-sim)")
+    p.add_argument("--media", choices=("auto", "full", "light"), default="auto",
+                   help="recordings at 15 fps 320x240 (full) or 5 fps 160x120 (light); auto: light above "
+                        "8 hosts, so the simulator's own encoding load does not show up as service latency")
     p.add_argument("--force", action="store_true", help="overwrite a config not written by `dryrun sim`")
     p.set_defaults(func=run)
 
@@ -93,7 +96,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
     try:
         specs = make_specs(args.hosts, dialect=args.dialect, cameras=args.cameras,
-                           discovery_delay=args.discovery_delay, chaos=args.chaos, seed=args.seed)
+                           discovery_delay=args.discovery_delay, chaos=args.chaos, seed=args.seed,
+                           media=args.media)
     except ValueError as e:
         raise CommandError(str(e)) from None
     stop = asyncio.Event()
@@ -122,6 +126,11 @@ def _print_banner(fleet, args: argparse.Namespace) -> None:
     n = len(fleet.hosts)
     w(f"dryrun sim: {n} simulated camera host{'s' if n != 1 else ''} on 127.0.0.1 "
       f"(dialect {args.dialect}, chaos {args.chaos}, seed {args.seed}, {args.cameras} cameras each)\n")
+    from runners.sim.fleet import media_profile
+
+    s = fleet.hosts[0].spec
+    w(f"recordings: {s.recording_fps} fps {s.recording_size[0]}x{s.recording_size[1]} "
+      f"(--media {media_profile(args.media, n)}; see --help)\n")
     for h in fleet.hosts:
         w(f"  {h.name:<8} {h.spec.dialect:<8} rpc {h.rpc_url:<28} health {h.health_url:<24} ssh 127.0.0.1:{h.ssh_port}\n")
     w(f"wrote {_short(args.out)}: run `dryrun` (or `dryrun --config {_short(args.out)}`) in another terminal\n")

@@ -26,7 +26,7 @@ from runners.smoke.cameras import parse_camera_list
 from runners.smoke.checks._util import need_dict, stop_quietly
 from runners.smoke.context import CheckContext
 from runners.smoke.outcome import CheckFailed, Passed
-from runners.smoke.probe_loop import LagSampler, shared_probe_loop
+from runners.smoke.probe_loop import LagSampler, measuring_window, shared_probe_loop
 from runners.smoke.registry import CheckSpec
 
 RATE_LIMIT_PER_MIN = {"current": 300, "legacy": 120}
@@ -95,9 +95,10 @@ async def _window(ctx: CheckContext, listers: list, deadline: float, interval: f
     lag = LagSampler()
     lag.start()
     try:
-        # Staggered starts: the listers sample different instants of the window, not the same one.
-        stats = await asyncio.gather(*(_lister(ctx, c, deadline, interval, i * interval / n)
-                                       for i, c in enumerate(listers)))
+        with measuring_window():
+            # Staggered starts: the listers sample different instants of the window, not the same one.
+            stats = await asyncio.gather(*(_lister(ctx, c, deadline, interval, i * interval / n)
+                                           for i, c in enumerate(listers)))
     finally:
         lag.stop()
     return list(stats), lag.lags_ms
