@@ -119,3 +119,16 @@ async def test_probe_loop_returns_results_errors_and_cancels():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.to_thread(cleaned.wait, 5), "cancelling the caller did not cancel the probe-loop coroutine"
+
+
+def test_measuring_windows_shorten_the_gil_switch_interval_and_restore_it():
+    import sys
+
+    from runners.smoke.probe_loop import WINDOW_SWITCH_INTERVAL, measuring_window
+
+    before = sys.getswitchinterval()
+    with measuring_window():
+        with measuring_window():  # two hosts' windows overlap
+            assert sys.getswitchinterval() == min(before, WINDOW_SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == min(before, WINDOW_SWITCH_INTERVAL)  # one still open
+    assert sys.getswitchinterval() == before
