@@ -66,6 +66,7 @@ class LogsScreen(ConsoleScreen):
         view = self.log_view
         view.read_only = bool(getattr(self.app, "read_only", False))
         view.set_trace_lookup(self._trace_lookup)
+        self._show_sources()
         view.focus()
         # What the App's hub collected before this screen existed, then every later event
         # as it arrives (one step on the UI loop: nothing twice, nothing missed).
@@ -94,6 +95,8 @@ class LogsScreen(ConsoleScreen):
         if topic in ("run", "all"):
             self._trace_index = {}  # rebuilt on next lookup
             self.log_view.set_trace_lookup(self._trace_lookup)
+        if topic in ("all", "config"):
+            self._show_sources()
         if topic in ("all", "config", "health", "theme"):
             self._show_hosts()
 
@@ -101,6 +104,11 @@ class LogsScreen(ConsoleScreen):
         self._show_hosts()
 
     # ------------------------------------------------------------------ hosts
+    def _show_sources(self) -> None:
+        """The configured log sources per host: the pane labels lines by them (compact
+        labels stay the same when a quiet source sends its first line)."""
+        self.log_view.set_sources({h.name: [s.name for s in h.logs] for h in self.model.cfg.hosts})
+
     def _host_tags(self) -> dict[str, frozenset[str]]:
         """Per host: its smoke/health state words and its log state (gaps, retrying)."""
         from record.state import SMK_IDS

@@ -277,6 +277,61 @@ async def test_logs_name_each_host_and_show_per_host_follow_state(fleet, tmp_pat
     assert app.worker_failures == []
 
 
+async def test_logs_at_80_columns_label_lines_compactly_and_summarise_the_host_filter(fleet, tmp_path):
+    """At 80 columns the host/source label is compact (``cam-42/cam``, the status line
+    saying what the tags stand for) and a filter on several hosts reads ``host=cam-10 +9``
+    instead of running off the status line; at 200 columns the labels are whole again."""
+    import re
+
+    from runners.logs.buffer import HOST, SOURCE
+    from tui.widgets.log_view import LogView
+
+    app = _console(fleet, tmp_path, follow_logs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await _start(pilot, fleet)
+        await pilot.press("3")
+        view = app.screen.query_one(LogView)
+        fleet.sim.host("cam-42").log.write("INFO", "label-check")
+        await _until(pilot, lambda: len({r[HOST] for r in view.buffer.records}) >= 10, "lines from many hosts")
+        view.flush()
+        await pilot.pause(0.2)
+        lines = _text(app).splitlines()
+        status = _status_line(lines)
+        assert status.startswith(" FOLLOW") and "cam=camera-service med=mediamtx" in status, status
+        log_rows = [ln for ln in lines if ln[:2].isdigit()]
+        assert log_rows
+        for ln in log_rows:  # time, a 10-cell label, the level: the message starts at column 28
+            assert re.match(r"\d\d:\d\d:\d\d\.\d{3} cam-\d\d/(cam|med) [A-Z ]{3} \S", ln), ln
+        assert not any("camera-service" in ln for ln in log_rows)
+
+        await pilot.press("H", *"cam-1", "enter")  # cam-10 .. cam-19
+        await pilot.pause()
+        assert view.buffer.filter.hosts == frozenset(f"cam-{i}" for i in range(10, 20))
+        await pilot.pause(0.2)
+        status = _status_line(_text(app).splitlines())
+        assert "filter: host=cam-10 +9" in status and "cam-11" not in status, status
+        assert {r[HOST] for r in view.buffer.view} <= {f"cam-{i}" for i in range(10, 20)}
+
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause(0.2)
+        view.flush()
+        await pilot.pause(0.2)
+        lines = _text(app).splitlines()
+        assert "cam=camera-service" not in _status_line(lines), lines  # whole labels: no legend needed
+        log_rows = [ln for ln in lines if ln[:2].isdigit()]
+        assert log_rows
+        for ln in log_rows:
+            assert re.match(r"\d\d:\d\d:\d\d\.\d{3} cam-1\d/(camera-service|mediamtx) ", ln), ln
+        assert view.follow
+        assert {r[SOURCE] for r in view.buffer.records} <= {"camera-service", "mediamtx"}
+    assert app.worker_failures == []
+
+
+def _status_line(lines: list[str]) -> str:
+    """The Logs pane's status line on screen."""
+    return next(ln for ln in lines if ln.startswith((" FOLLOW", " PAUSED")))
+
+
 # ---------------------------------------------------------------------- triage
 async def test_triage_form_picks_hosts_and_the_register_names_them(fleet, tmp_path):
     from record.layout import DryRunDir

@@ -213,3 +213,53 @@ async def test_reload_shows_every_line_once_and_what_arrived_meanwhile(tmp_path)
                 assert shown(marker) == 2, (marker, shown(marker))  # once per source
             assert not [r for r in view.buffer.records if r[KIND] != LINE], "no gap: nothing was lost"
         assert app.worker_failures == []
+
+
+async def test_logs_opens_following_the_newest_lines_on_a_busy_fleet(tmp_path):
+    """A busy fleet, Logs never opened: the first time the operator switches to it, the pane
+    replays the backlog and shows its newest lines, following (not paused with "+N new").
+    Neither the first layout nor a resize is taken for the operator scrolling up (both clamp
+    the scroll position to the new bottom); scrolling up still pauses."""
+    from runners.config import load_config
+    from runners.logs.buffer import TEXT
+    from runners.sim.fleet import run_fleet
+    from runners.sim.host import SimHostSpec
+    from tui.app import DryRunApp
+    from tui.widgets.log_view import LogView
+
+    specs = [SimHostSpec(name=f"cam-{i:02d}", dialect="current", cameras=1, discovery_delay=0.1) for i in (1, 2, 3)]
+    async with run_fleet(specs, tmp_path / "fleet", config=tmp_path / "dryrun.toml") as fleet:
+        for spec in specs:  # far more lines than the pane has rows
+            for i in range(250):
+                fleet.host(spec.name).log.write("INFO", f"busy {spec.name} line {i}")
+        fleet.host("cam-03").log.write("INFO", "newest-before-open")
+        cfg = load_config(tmp_path / "dryrun.toml")
+        app = DryRunApp(cfg, remember_theme=False, watch_files=False, probe_hosts=False, follow_logs=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.record_ready.wait()
+            await _until(pilot, lambda: "newest-before-open" in _backlog_text(app), "the backlog")
+            await pilot.press("3")  # first time the Logs screen is shown: the backlog is replayed
+            view = app.screen.query_one(LogView)
+
+            def rows() -> str:
+                return "\n".join(view.render_line(y).text for y in range(view.scrollable_content_region.height))
+
+            await _until(pilot, lambda: any("newest-before-open" in r[TEXT] for r in view.buffer.records), "replay")
+            for _ in range(5):  # a few frames and layouts
+                await pilot.pause(0.05)
+            assert view.follow, view.status()
+            assert view.status().startswith("FOLLOW") and view.new_while_paused == 0, view.status()
+            assert view.scroll_y == view.max_scroll_y > 0
+            assert view.buffer.view[-1][TEXT] in rows() or "newest-before-open" in rows()
+
+            fleet.host("cam-01").log.write("INFO", "live-after-open")
+            await _until(pilot, lambda: "live-after-open" in rows(), "a live line at the bottom")
+            await pilot.resize_terminal(200, 50)  # taller: the bottom moves up, still following
+            for _ in range(3):
+                await pilot.pause(0.05)
+            assert view.follow and view.scroll_y == view.max_scroll_y, view.status()
+            assert "live-after-open" in rows()
+
+            await pilot.press("pageup")  # the operator scrolling up still pauses
+            assert not view.follow and view.status().startswith("PAUSED")
+        assert app.worker_failures == []

@@ -348,3 +348,36 @@ async def test_read_only_console_cannot_save(tmp_path):
         await app.workers.wait_for_complete()
         assert not (tmp_path / "logs").exists()
         assert view.check_action("save", (True,)) is False and view.check_action("toggle_follow", ()) is True
+
+
+async def test_narrow_pane_labels_lines_compactly_and_unambiguously():
+    """80 columns: one source per host -> the host alone; long host names keep their start
+    and end; two sources -> a unique tag each, explained in the status line. 160 columns:
+    the whole host/source again."""
+    app = PaneApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        view = app.view
+        await feed(pilot, view, "cam-01", lines(3), source="camera-service")
+        await feed(pilot, view, "cam-02", lines(3, start=3), source="camera-service")
+        rows = [r for r in screen_text(view) if r.strip()]
+        assert rows[0][13:].startswith("cam-01 INF svc: line 0"), rows[0]  # host alone, then the level
+        assert "camera-service" not in "".join(rows) and "=" not in view.status()
+
+        a, b = "edge-camera-building-7-floor-03", "edge-camera-building-7-floor-04"
+        await feed(pilot, view, a, lines(1, start=6), source="camera-service")
+        await feed(pilot, view, b, lines(1, start=7), source="camera-service")
+        rows = [r for r in screen_text(view) if r.strip()]
+        assert rows[-2][13:30] == "edge-ca…floor-03 " and rows[-1][13:30] == "edge-ca…floor-04 ", rows[-2:]
+        assert rows[0][13:30] == "cam-01           "  # one column width for every host
+
+        await feed(pilot, view, "cam-01", lines(1, start=8), source="mediamtx")
+        rows = [r for r in screen_text(view) if r.strip()]
+        assert rows[-1][13:34] == "cam-01/med           ", rows[-1]
+        assert rows[0][13:34] == "cam-01/cam           ", rows[0]
+        assert view.status().endswith("cam=camera-service med=mediamtx"), view.status()
+
+        await pilot.resize_terminal(160, 20)
+        await pilot.pause()
+        rows = [r for r in screen_text(view) if r.strip()]
+        assert rows[0][13:].startswith("cam-01/camera-service ") and "=" not in view.status()
+        assert view.follow
