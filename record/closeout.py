@@ -20,6 +20,7 @@ budgets exceeded) and the hand-offs to CDR steps 4-6/8/9.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from record.events_log import read_events
@@ -67,7 +68,8 @@ def decide(gates_met: bool, iterations_used: int, iterations_max: int, days_used
     return STOP, "gates not met and " + " and ".join(limits)
 
 
-def _risks(d: DryRunDir, m: dict[str, Any], reg, events: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _risks(d: DryRunDir, m: dict[str, Any], reg, overrides: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """Residual risks; ``overrides``: the log's environment_validation_override events."""
     out: list[dict[str, str]] = []
     for i in reg.sorted():
         if i.resolved:
@@ -90,7 +92,7 @@ def _risks(d: DryRunDir, m: dict[str, Any], reg, events: list[dict[str, Any]]) -
         if not r["within"]:
             out.append({"risk": f"RPC {r['method']} p95 {r['p95_ms']} ms over its {r['budget_ms']:g} ms budget",
                         "owner": "Dev", "mitigation": "performance follow-up for CDR"})
-    for ev in events:
+    for ev in overrides:
         if ev.get("kind") == "environment_validation_override":
             out.append({"risk": "a run was made on a drifted environment (override): "
                         + ", ".join(ev.get("reason_codes", [])), "owner": "Dev", "mitigation": "re-freeze or restore"})
@@ -116,50 +118,21 @@ def closeout(cfg: Config, d: DryRunDir, *, now: _dt.datetime | None = None, forc
              log=None, record: bool = True) -> dict[str, Any]:
     """Evaluate gates and decide; write 09_closeout.{md,json} and the sprint state (unless
     ``record`` is False: a preview)."""
-    from record import gates as gates_mod
     from record import metrics as metrics_mod
     from record.triage import load_register
 
     now = now or _dt.datetime.now()
     with DryRunLock(d):
-        events = list(read_events(d.events_log))
-        m = metrics_mod.compute(d, events=events)
+        fold = metrics_mod.MetricsFold()
+        fold.feed(read_events(d.events_log))
         reg = load_register(d)
-        gate_results = gates_mod.evaluate(cfg.gates, m, reg)
-        met = gates_mod.all_met(gate_results)
+        m = fold.figures(d, sha256=metrics_mod._sha(d), reg=reg)
         st = load_sprint(d)
-        run_ids = [e.get("run_id", "") for e in events if e.get("kind") == "run_started"]
-        last_run = run_ids[-1] if run_ids else ""
-        replaced = None
-        if st.closeouts and st.closeouts[-1].last_run_id == last_run:
-            replaced = st.closeouts.pop()  # no run since: re-evaluate that closeout
-            st.iteration = replaced.iteration
-        s = cfg.sprint
-        tb = timebox_status(start_date(s.start_date, st, now.date()), s.days, s.standups, st.iteration,
-                            s.iterations, now)
-        code, why = decide(met, st.iteration, s.iterations, tb.days_used, s.days)
-        label = decision_label(code, st.iteration + 1)
-        majors = sum(1 for i in reg.sorted() if not i.resolved and i.severity == "A")
-        criticals = sum(1 for i in reg.sorted() if not i.resolved and i.severity == "R")
-        result: dict[str, Any] = {
-            "decision": label, "decision_code": code, "why": why, "at": now.isoformat(timespec="seconds"),
-            "iteration": st.iteration, "iterations": s.iterations, "day": tb.day, "days": s.days,
-            "rule": decision_rule_text(s.iterations, s.days).replace("**", ""),
-            "gates": [g.to_dict() for g in gate_results], "gates_met": met,
-            "metrics": {"pass_rate_pct": m["pass_rate_pct"], "flaky_pct": m["flaky_pct"], "criticals": criticals,
-                        "majors": majors, "reference_run": (m["reference_run"] or {}).get("label"),
-                        "events_sha256": m["source"]["sha256"]},
-            "residual_risks": _risks(d, m, reg, events),
-            "handoffs": [{"item": a, "owner": b, "cdr_steps": c} for a, b, c in _handoffs(cfg, d, label)],
-            "baseline": s.baseline, "last_run_id": last_run,
-            "replaced_previous": bool(replaced),
-        }
-        env = load_json(d.env_frozen) if d.env_frozen.exists() else None
-        result["env_sha"] = (env or {}).get("sha256", "")
+        result, code, label, replaced = _evaluate(cfg, d, now, m, reg, st, fold.last_run_id, fold.overrides)
         if record:
             rf = RenderedFile(d, d.closeout)
             rf.guard(force=force)
-            st.closeouts.append(Closeout(st.iteration, label, result["at"], last_run))
+            st.closeouts.append(Closeout(st.iteration, label, result["at"], result["last_run_id"]))
             if code == ITERATE:
                 st.iteration += 1
             result["history"] = [c.__dict__ for c in st.closeouts]
@@ -167,9 +140,56 @@ def closeout(cfg: Config, d: DryRunDir, *, now: _dt.datetime | None = None, forc
             rf.write(render_closeout(result))
             save_sprint(d, st)
     if log and record:
-        log.append({"kind": "closeout_decision", "decision": label, "decision_code": code, "why": why,
-                    "iteration": result["iteration"], "gates_met": met})
+        log.append({"kind": "closeout_decision", "decision": label, "decision_code": code, "why": result["why"],
+                    "iteration": result["iteration"], "gates_met": result["gates_met"]})
     return result
+
+
+def preview(cfg: Config, d: DryRunDir, *, now: _dt.datetime, metrics: dict[str, Any], reg: Any,
+            last_run_id: str, overrides: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The decision a closeout would give ``now`` (nothing written, no lock taken), from
+    figures already computed (``record.metrics``: ``metrics``, the last run started and
+    the drift overrides of a ``MetricsFold``) and the register: what ``closeout(...,
+    record=False)`` returns, for a console that keeps those figures up to date."""
+    result, _code, _label, _replaced = _evaluate(cfg, d, now, metrics, reg, load_sprint(d), last_run_id, overrides)
+    return result
+
+
+def _evaluate(cfg: Config, d: DryRunDir, now: _dt.datetime, m: dict[str, Any], reg: Any, st: Any, last_run: str,
+              overrides: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], str, str, Any]:
+    """(result, decision code, decision label, the closeout it replaces or None); ``st``
+    (the sprint state) loses the closeout being re-evaluated."""
+    from record import gates as gates_mod
+
+    gate_results = gates_mod.evaluate(cfg.gates, m, reg)
+    met = gates_mod.all_met(gate_results)
+    replaced = None
+    if st.closeouts and st.closeouts[-1].last_run_id == last_run:
+        replaced = st.closeouts.pop()  # no run since: re-evaluate that closeout
+        st.iteration = replaced.iteration
+    s = cfg.sprint
+    tb = timebox_status(start_date(s.start_date, st, now.date()), s.days, s.standups, st.iteration,
+                        s.iterations, now)
+    code, why = decide(met, st.iteration, s.iterations, tb.days_used, s.days)
+    label = decision_label(code, st.iteration + 1)
+    majors = sum(1 for i in reg.sorted() if not i.resolved and i.severity == "A")
+    criticals = sum(1 for i in reg.sorted() if not i.resolved and i.severity == "R")
+    result: dict[str, Any] = {
+        "decision": label, "decision_code": code, "why": why, "at": now.isoformat(timespec="seconds"),
+        "iteration": st.iteration, "iterations": s.iterations, "day": tb.day, "days": s.days,
+        "rule": decision_rule_text(s.iterations, s.days).replace("**", ""),
+        "gates": [g.to_dict() for g in gate_results], "gates_met": met,
+        "metrics": {"pass_rate_pct": m["pass_rate_pct"], "flaky_pct": m["flaky_pct"], "criticals": criticals,
+                    "majors": majors, "reference_run": (m["reference_run"] or {}).get("label"),
+                    "events_sha256": m["source"]["sha256"]},
+        "residual_risks": _risks(d, m, reg, overrides),
+        "handoffs": [{"item": a, "owner": b, "cdr_steps": c} for a, b, c in _handoffs(cfg, d, label)],
+        "baseline": s.baseline, "last_run_id": last_run,
+        "replaced_previous": bool(replaced),
+    }
+    env = load_json(d.env_frozen) if d.env_frozen.exists() else None
+    result["env_sha"] = (env or {}).get("sha256", "")
+    return result, code, label, replaced
 
 
 def render_closeout(r: dict[str, Any]) -> str:

@@ -64,3 +64,64 @@ def evaluate(g: Gates, metrics: dict[str, Any], reg: Register) -> list[GateResul
 
 def all_met(results: list[GateResult]) -> bool:
     return all(r.met for r in results)
+
+
+# --------------------------------------------------------------------------- details on a screen
+
+SHOW_ITEMS = 4  # a detail listing up to this many items is shown as it is
+SHOW_HOSTS = 3  # hosts named on a grouped line before "… +N"
+SHOW_GROUPS = 8  # grouped lines shown before "… +N more"
+_VERB = {"error": "errored"}  # outcome -> how a grouped line says it ("SMK-5 errored on 2 hosts")
+
+
+def _pair(item: str) -> tuple[str, str] | None:
+    """"SMK-7@cam-01" -> ("SMK-7", "cam-01")."""
+    check, sep, host = item.partition("@")
+    return (check, host) if sep and check and host else None
+
+
+def _hosts_text(hosts: list[str], show: int) -> str:
+    if len(hosts) == 1:
+        return hosts[0]
+    named = ", ".join(hosts[:show])
+    more = f", … +{len(hosts) - show}" if len(hosts) > show else ""
+    return f"{len(hosts)} hosts ({named}{more})"
+
+
+def detail_lines(gate: dict[str, Any], *, show_items: int = SHOW_ITEMS, show_hosts: int = SHOW_HOSTS,
+                 show_groups: int = SHOW_GROUPS) -> list[str]:
+    """A gate's ``detail`` for a screen, in a few lines: as it is when it lists at most
+    ``show_items`` items; else failing checks (``all_smk_pass``) and flaky pairs (``flaky``)
+    grouped by check with their host count, one line per check and outcome ("SMK-7 failed on
+    34 hosts (cam-01, cam-02, cam-03, … +31)"), and other lists cut ("DRY-01, DRY-02, … +9").
+    09_closeout.md keeps the full detail: this is for the console only."""
+    detail = str(gate.get("detail") or "")
+    name = gate.get("name")
+    if not detail:
+        return []
+    prefix, body, sep = "", detail, ", "
+    if name == "all_smk_pass":
+        sep = "; "
+    elif name == "flaky" and detail.startswith("flaky: "):
+        prefix, body = "flaky: ", detail[len("flaky: "):]
+    elif detail.startswith("missing: "):
+        prefix, body = "missing: ", detail[len("missing: "):]
+    items = body.split(sep)
+    if len(items) <= show_items:
+        return [detail]
+    groups: dict[tuple[str, str], list[str]] = {}
+    if name in ("all_smk_pass", "flaky"):
+        for item in items:  # "SMK-7@cam-01: failed" (all_smk_pass), "SMK-3@cam-02" (flaky)
+            target, _, what = item.rpartition(": ") if name == "all_smk_pass" else (item, "", "flaky")
+            pair = _pair(target)
+            if pair is None or not what:
+                groups = {}
+                break
+            groups.setdefault((pair[0], what), []).append(pair[1])
+    if not groups:
+        return [f"{prefix}{sep.join(items[:show_items])}{sep}… +{len(items) - show_items}"]
+    lines = [f"{check} {_VERB.get(what, what)} on {_hosts_text(hosts, show_hosts)}"
+             for (check, what), hosts in groups.items()]
+    if len(lines) > show_groups:
+        lines = lines[:show_groups] + [f"… +{len(lines) - show_groups} more"]
+    return lines

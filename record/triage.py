@@ -124,8 +124,10 @@ def load_register(d: DryRunDir) -> Register:
     return Register(d, _load_toml(d))
 
 
-def pending_hand_edit(d: DryRunDir) -> bool:
-    reg = load_register(d)
+def pending_hand_edit(d: DryRunDir, reg: Register | None = None) -> bool:
+    """Whether 03_triage_register.md was edited by hand since the record rendered it
+    (``reg``: the register as loaded already, else it is loaded)."""
+    reg = reg if reg is not None else load_register(d)
     return RenderedFile(d, d.triage_register).edited(reg.render()) is not None
 
 

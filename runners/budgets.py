@@ -10,7 +10,7 @@ we measure the round trip, so a loopback or LAN hop is inside our figure.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 PING_MS = 20.0
@@ -36,7 +36,11 @@ def budget_ms(method: str) -> float:
 
 def percentile(values: Iterable[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100); nan for no values."""
-    xs = sorted(values)
+    return percentile_sorted(sorted(values), p)
+
+
+def percentile_sorted(xs: Sequence[float], p: float) -> float:
+    """``percentile`` of values already sorted ascending (no copy: for figures kept sorted)."""
     if not xs:
         return math.nan
     k = max(1, math.ceil(p / 100.0 * len(xs)))
@@ -68,11 +72,22 @@ def summarise(samples: Iterable[tuple[str, float, bool]]) -> list[MethodLatency]
         everything.append(ms)
         if not ok:
             errs[method] = errs.get(method, 0) + 1
+    for v in by.values():
+        v.sort()
+    everything.sort()
+    return summarise_sorted(by, errs, everything)
+
+
+def summarise_sorted(by: Mapping[str, Sequence[float]], errs: Mapping[str, int],
+                     everything: Sequence[float]) -> list[MethodLatency]:
+    """``summarise`` from latencies already sorted ascending: per method (``by``), the error
+    count per method and every latency of every method (``everything``)."""
     rows = [
-        MethodLatency(m, len(v), errs.get(m, 0), percentile(v, 50), percentile(v, 95), max(v), budget_ms(m))
-        for m, v in sorted(by.items())
+        MethodLatency(m, len(v), errs.get(m, 0), percentile_sorted(v, 50), percentile_sorted(v, 95), v[-1],
+                      budget_ms(m))
+        for m, v in sorted(by.items()) if v
     ]
     if everything:
-        rows.append(MethodLatency("*overall*", len(everything), sum(errs.values()), percentile(everything, 50),
-                                  percentile(everything, 95), max(everything), OVERALL_P95_MS))
+        rows.append(MethodLatency("*overall*", len(everything), sum(errs.values()), percentile_sorted(everything, 50),
+                                  percentile_sorted(everything, 95), everything[-1], OVERALL_P95_MS))
     return rows

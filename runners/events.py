@@ -161,16 +161,18 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() per call was most of the cost of reading a log
+
+
 def event_from_dict(d: dict[str, Any]) -> Event:
     """Inverse of ``Event.to_dict`` (lists become tuples where the field is a tuple)."""
-    d = dict(d)
-    cls = EVENT_TYPES[d.pop("kind")]
+    cls = EVENT_TYPES[d["kind"]]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if isinstance(v, list):
-            v = tuple(v)
-        kwargs[f.name] = v
+    for name in names:
+        if name in d:
+            v = d[name]
+            kwargs[name] = tuple(v) if isinstance(v, list) else v
     return cls(**kwargs)

@@ -83,6 +83,8 @@ class CloseoutScreen(ConsoleScreen):
         return t
 
     def _gates(self, rec: Any) -> Any:
+        from record.gates import detail_lines
+
         if "closeout" in rec.errors:
             return Text("—", style="dim")
         t = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
@@ -93,8 +95,9 @@ class CloseoutScreen(ConsoleScreen):
         for g in rec.get("closeout")["gates"]:
             word = Text("✔ MET" if g["met"] else "✖ MISS", style=style_for(self.app, "met" if g["met"] else "missed"))
             t.add_row(GATE_NAMES.get(g["name"], g["name"]), word, g["value"], g["threshold"])
-            if g.get("detail"):
-                t.add_row("", "", Text(g["detail"], style="dim", overflow="fold"), "")
+            lines = detail_lines(g)  # a long list grouped by check (09_closeout.md keeps every item)
+            if lines:
+                t.add_row("", "", Text("\n".join(lines), style="dim", overflow="fold"), "")
         return t
 
     def _metrics(self, rec: Any) -> Any:
@@ -151,6 +154,9 @@ class CloseoutScreen(ConsoleScreen):
                 t.add_column("Owner", no_wrap=True)
                 for r in risks[:10]:
                     t.add_row(r["risk"], r["owner"])
+                if len(risks) > 10:
+                    t.add_row(Text(f"… +{len(risks) - 10} more (all of them in 09_closeout.md once recorded)",
+                                   style="dim"), "")
                 parts.append(t)
             else:
                 parts.append(Text("No residual risks.", style="bold"))

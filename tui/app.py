@@ -255,11 +255,10 @@ class DryRunApp(RunsMixin, LogFollowMixin, App[int]):
 
     @work(thread=True, group="record-load", exit_on_error=False, name="record loader")
     def _record_loader(self) -> None:
-        from tui.recordview import load_record_view
-
         m = self.model
         reset, events = m.history.read_new()  # file reads belong off the UI loop too
-        self.post_message(RecordLoaded(load_record_view(m.cfg, m.dry, m.now()), reset, events))
+        # incremental: the loader reads only what was appended since its last load
+        self.post_message(RecordLoaded(m.record_loader.load(m.now()), reset, events))
 
     @on(RecordLoaded)
     def _on_record_loaded(self, message: RecordLoaded) -> None:

@@ -2,16 +2,16 @@
 
 Split in two so file I/O stays off the UI loop: ``read_new()`` (any thread, serialised by
 a lock) reads only new complete lines and parses them; ``fold()`` (the UI loop) applies
-them. A torn last line is left for the next read; a truncated or replaced file (size
-shrank / inode changed) is re-read from the start and ``fold`` is told to reset."""
+them. The reading is ``record.events_log.EventsTail``'s (non-strict: a damaged line is
+counted and skipped, never stops the console): a torn last line is left for the next read;
+a truncated or replaced file is re-read from the start and ``fold`` is told to reset."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from record.state import RunState
 from runners.events import (EVENT_TYPES, CheckFinished, CheckStarted, CheckStep, Event, RunFinished, RunStarted,
@@ -34,47 +34,31 @@ class History:
     last_finish: dict[tuple[str, str], CheckFinished] = field(default_factory=dict)  # (host, check)
     steps: dict[tuple[str, str], list[Event]] = field(default_factory=dict)  # latest attempt's events
     skipped_lines: int = 0
-    _offset: int = 0
-    _ino: int | None = None
+    _tail: Any = field(default=None, repr=False)  # record.events_log.EventsTail, made on the first read
+    _bad_seen: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def read_new(self) -> tuple[bool, list[Event]]:
         """(reset, new events) since the last call. Safe to call from a worker thread."""
         with self._lock:
-            reset = False
-            try:
-                st = os.stat(self.path)
-            except FileNotFoundError:
-                if self._offset:
-                    self._offset, self._ino = 0, None
-                    return True, []
-                return False, []
-            if st.st_ino != self._ino or st.st_size < self._offset:
-                reset = self._offset > 0 or self._ino is not None
-                self._offset, self._ino = 0, st.st_ino
-            if st.st_size == self._offset:
-                return reset, []
-            with open(self.path, "rb") as f:
-                f.seek(self._offset)
-                chunk = f.read(st.st_size - self._offset)
-            end = chunk.rfind(b"\n")
-            if end < 0:
-                return reset, []  # only a partial line so far
-            self._offset += end + 1
+            if self._tail is None:
+                from record.events_log import EventsTail  # ~10 ms of imports: on the reading thread, not at start-up
+
+                self._tail = EventsTail(self.path, strict=False)
+            t = self._tail
+            r = t.read()
+            bad = len(t.bad_lines) - (0 if r.reset else self._bad_seen)  # lines that are not JSON objects
+            self._bad_seen = len(t.bad_lines)
             events: list[Event] = []
-            bad = 0
-            for raw in chunk[: end + 1].splitlines():
-                if not raw.strip():
-                    continue
+            for d in r.events:
+                if d.get("kind") not in EVENT_TYPES:
+                    continue  # record events (triage_added, verify_result...) are not run events
                 try:
-                    d = json.loads(raw)
-                    if not isinstance(d, dict) or d.get("kind") not in EVENT_TYPES:
-                        continue  # record events (triage_added, verify_result...) are not run events
                     events.append(event_from_dict(d))
                 except (ValueError, KeyError, TypeError):
                     bad += 1  # a foreign or damaged line never stops the console
             self.skipped_lines += bad
-            return reset, events
+            return r.reset, events
 
     def fold(self, reset: bool, events: list[Event]) -> bool:
         """Apply what ``read_new`` returned (UI loop). True if anything changed."""

@@ -10,13 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from record.layout import DryRunDir
 from record.state import RunState
 from runners.config import Config
 from runners.events import Event, HostState, RunStarted
 from tui.history import History
+
+if TYPE_CHECKING:
+    from tui.recordview import RecordViewLoader
 
 Clock = Callable[[], datetime]
 
@@ -40,6 +43,7 @@ class ConsoleModel:
     def __post_init__(self) -> None:
         self.dry = DryRunDir(self.cfg.dry_run_path)
         self.history = History(self.dry.events_log)
+        self._record_loader: RecordViewLoader | None = None
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -52,9 +56,22 @@ class ConsoleModel:
     def set_config(self, cfg: Config) -> None:
         moved = cfg.dry_run_path != self.cfg.dry_run_path
         self.cfg = cfg
+        if self._record_loader is not None:
+            self._record_loader.cfg = cfg
         if moved:
             self.dry = DryRunDir(cfg.dry_run_path)
             self.history = History(self.dry.events_log)
+            self._record_loader = None
+
+    @property
+    def record_loader(self) -> RecordViewLoader:
+        """The record view loader of this dry_run/ (incremental: it keeps what it derived),
+        made on first use (on the loader's thread: its imports stay off the first frame)."""
+        if self._record_loader is None:
+            from tui.recordview import RecordViewLoader
+
+            self._record_loader = RecordViewLoader(self.cfg, self.dry)
+        return self._record_loader
 
     def apply_run_event(self, ev: Event) -> None:
         from runners.events import CheckStarted, CheckStep, CheckFinished

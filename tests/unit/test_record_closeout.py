@@ -105,3 +105,45 @@ def test_preview_writes_nothing(tmp_path):
     _good_final(d)
     r = closeout(cfg, d, now=MON, record=False)
     assert r["decision"] == "ACCEPT" and not d.closeout.exists() and not d.sprint_state.exists()
+
+
+def test_a_bad_fleet_run_gates_detail_is_grouped_on_screen_and_kept_in_full_in_the_file(tmp_path, capsys):
+    """50 hosts, SMK-7 failing on 34 of them: the console shows one line per check with a host
+    count; 09_closeout.md still lists every failing check@host."""
+    from record.gates import detail_lines
+
+    hosts = tuple(f"cam-{i:02d}" for i in range(1, 51))
+    cfg = write_config(tmp_path, hosts=hosts)
+    d = dry(tmp_path)
+    bad7 = set(hosts[:34])
+    rows = [(h, c, "failed" if (c == "SMK-7" and h in bad7) or (c == "SMK-4" and h == "cam-50") else "passed")
+            for c in ALL for h in hosts]
+    rows += [("cam-49", "SMK-5", "error")]  # a second attempt (the last attempt wins)
+    record_run(d, "02_smoke_run_1", rows)
+    gates = {g["name"]: g for g in closeout(cfg, d, now=MON, record=False)["gates"]}
+    smk = gates["all_smk_pass"]
+    assert len(smk["detail"].split("; ")) == 34 + 1 + 1  # the gate itself keeps every failure
+    assert detail_lines(smk) == ["SMK-4 failed on cam-50", "SMK-5 errored on cam-49",
+                                 "SMK-7 failed on 34 hosts (cam-01, cam-02, cam-03, … +31)"]
+    # short lists stay as they are
+    assert detail_lines({"name": "all_smk_pass", "detail": "SMK-5@cam-02: failed"}) == ["SMK-5@cam-02: failed"]
+    assert detail_lines({"name": "criticals", "detail": ""}) == []
+    many = ", ".join(f"DRY-{i:02d} (open)" for i in range(1, 12))
+    assert detail_lines({"name": "criticals", "detail": many}) == [
+        "DRY-01 (open), DRY-02 (open), DRY-03 (open), DRY-04 (open), … +7"]
+    flaky = "flaky: " + ", ".join([f"SMK-3@{h}" for h in hosts[:6]] + ["SMK-6@cam-09"])
+    assert detail_lines({"name": "flaky", "detail": flaky}) == [
+        "SMK-3 flaky on 6 hosts (cam-01, cam-02, cam-03, … +3)", "SMK-6 flaky on cam-09"]
+
+    # the CLI's text groups them too (its --json keeps every item)
+    from tui.cli import main
+
+    assert main(["closeout", "--preview", "--config", str(cfg.path)]) == 1
+    out = capsys.readouterr().out
+    assert "SMK-7 failed on 34 hosts (cam-01, cam-02, cam-03, … +31)" in out and "SMK-7@cam-20" not in out
+    assert main(["closeout", "--preview", "--config", str(cfg.path), "--json"]) == 1
+    assert "SMK-7@cam-20: failed" in capsys.readouterr().out
+
+    closeout(cfg, d, now=MON)
+    md = d.closeout.read_text()
+    assert all(f"SMK-7@{h}: failed" in md for h in bad7) and "SMK-4@cam-50: failed" in md

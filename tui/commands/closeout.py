@@ -37,10 +37,15 @@ def run(args: argparse.Namespace) -> int:
             r["prompt"] = say("closeout", cfg, d)
         print_json(r)
     else:
+        from record.gates import detail_lines
+
         print(f"decision: {r['decision']} ({r['why']})")
         for g in r["gates"]:
-            print(f"  {'MET    ' if g['met'] else 'NOT MET'} {g['name']}: {g['value']} ({g['threshold']})"
-                  + (f" - {g['detail']}" if g["detail"] and not g["met"] else ""))
+            head = f"  {'MET    ' if g['met'] else 'NOT MET'} {g['name']}: {g['value']} ({g['threshold']})"
+            lines = [] if g["met"] else detail_lines(g)  # a long list grouped by check; --json has every item
+            print(head + (f" - {lines[0]}" if len(lines) == 1 else ""))
+            for line in lines if len(lines) > 1 else ():
+                print(f"            {line}")
         if args.preview:
             print("(preview: nothing written)")
         else:
