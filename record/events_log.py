@@ -167,17 +167,26 @@ class EventsReader:
                     return
                 if not raw.strip():
                     continue
-                try:
-                    obj = json.loads(raw)
-                    if not isinstance(obj, dict):
-                        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-                except (ValueError, UnicodeDecodeError) as e:
+                obj = _event_or_error(self.path, raw, n)
+                if isinstance(obj, RecordError):
                     if self.strict:
-                        raise RecordError(self.path, f"not a JSON event line ({e})", line=n,
-                                          hint="fix or delete that line; the rest of the log is intact") from None
+                        raise obj
                     self.bad_lines.append(n)
                     continue
                 yield obj
+
+
+def _event_or_error(path: Path, raw: bytes, n: int) -> dict[str, Any] | RecordError:
+    """Line ``n`` as an event object, or the error naming the file and line (the one rule
+    both readers apply to a line)."""
+    try:
+        obj = json.loads(raw)
+        if not isinstance(obj, dict):
+            raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    except (ValueError, UnicodeDecodeError) as e:
+        return RecordError(path, f"not a JSON event line ({e})", line=n,
+                           hint="fix or delete that line; the rest of the log is intact")
+    return obj
 
 
 def read_events(path: Path | str, *, strict: bool = True) -> EventsReader:
@@ -377,19 +386,15 @@ class EventsTail:
         ``_error`` set) on a bad line in strict mode."""
         n = self.lines + 1
         if raw.strip():
-            try:
-                obj = json.loads(raw)
-                if not isinstance(obj, dict):
-                    raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-            except (ValueError, UnicodeDecodeError) as e:
-                if self.strict:
-                    self._error = RecordError(self.path, f"not a JSON event line ({e})", line=n,
-                                              hint="fix or delete that line; the rest of the log is intact")
-                    return False
-                self.bad_lines.append(n)
-            else:
+            obj = _event_or_error(self.path, raw, n)
+            if not isinstance(obj, RecordError):
                 out.append(obj)
                 self.events += 1
+            elif self.strict:
+                self._error = obj
+                return False
+            else:
+                self.bad_lines.append(n)
         self.lines = n
         return True
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runners.config import Host, LogSource, SshTarget
 
 DUMMY_RPC = "ws://127.0.0.1:9/ws"
@@ -308,3 +310,21 @@ def seq_report(seqs: list[int], expected: int) -> dict[str, int]:
         "duplicates": len(seqs) - len(seen),
         "out_of_order": sum(1 for a, b in zip(seqs, seqs[1:]) if b < a),
     }
+
+
+# Fixtures shared by the log-source and hub tests (import them into the test module).
+@pytest.fixture
+async def sim(tmp_path):
+    """A simulated host whose SSH serves the log files the tests write."""
+    host = await SimLogHost(tmp_path / "sim").start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture
+async def pool():
+    from runners.ssh import SshPool
+
+    p = SshPool(ssh_config=None, connect_timeout=5)
+    yield p
+    await p.close()

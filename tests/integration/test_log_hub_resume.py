@@ -14,26 +14,11 @@ import pytest
 from runners.config import Config, LogSource
 from runners.events import LogGap, LogLines
 from runners.logs.hub import LogHub
-from runners.ssh import SshPool
-from tests.logs_support import SEQ_RE, SeqWriter, SimLogHost, seq_report
+from tests.logs_support import SEQ_RE, SeqWriter, pool, seq_report, sim  # noqa: F401 (pool, sim: fixtures)
 
 pytestmark = pytest.mark.timeout(60)
 
 LOG = "/var/log/camera-service.log"
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    host = await SimLogHost(tmp_path / "sim").start()
-    yield host
-    await host.stop()
-
-
-@pytest.fixture
-async def pool():
-    p = SshPool(ssh_config=None, connect_timeout=5)
-    yield p
-    await p.close()
 
 
 class Seen:

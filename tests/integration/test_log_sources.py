@@ -19,23 +19,10 @@ from runners.logs.parse import is_safe
 from runners.logs.sources import CommandTail, FileTail, JournalTail, LocalTail
 from runners.sim.journal import Journal
 from runners.ssh import SshPool
-from tests.logs_support import Collect, SeqWriter, SimLogHost, real_host_via_proxy, seq_report
+from tests.logs_support import (  # noqa: F401 (pool, sim: fixtures)
+    Collect, SeqWriter, pool, real_host_via_proxy, seq_report, sim)
 
 LOG = "/var/log/camera-service.log"
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    host = await SimLogHost(tmp_path / "sim").start()
-    yield host
-    await host.stop()
-
-
-@pytest.fixture
-async def pool():
-    p = SshPool(ssh_config=None, connect_timeout=5)
-    yield p
-    await p.close()
 
 
 @contextlib.asynccontextmanager
