@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from runners.config import Config, Host
 from runners.events import HostState
 
 HEAVY = ("httpx", "websockets", "asyncssh")
+RETRY_INTERVAL = 3.0  # s: how soon a host with a component not ok is probed again
 
 
 async def _preimport() -> None:
@@ -105,29 +106,48 @@ async def probe_host(cfg: Config, host: Host, pool, timeout: float) -> list[Host
     return out
 
 
-async def probe_once(cfg: Config, pool, emit: Callable[[list[HostState]], None], *, timeout: float = 5.0) -> None:
+async def probe_once(cfg: Config, pool, emit: Callable[[list[HostState]], None], *, timeout: float = 5.0,
+                     hosts: Sequence[Host] | None = None) -> set[str]:
+    """Probe ``hosts`` (default: all); returns the names of those with any component not ok."""
     sem = asyncio.Semaphore(cfg.checks.max_parallel_hosts)
+    not_ok: set[str] = set()
 
     async def one(host: Host) -> None:
         async with sem:
-            emit(await probe_host(cfg, host, pool, timeout))
+            states = await probe_host(cfg, host, pool, timeout)
+        if any(s.status != "ok" for s in states):
+            not_ok.add(host.name)
+        emit(states)
 
-    await asyncio.gather(*(one(h) for h in cfg.hosts))
+    await asyncio.gather(*(one(h) for h in (cfg.hosts if hosts is None else hosts)))
+    return not_ok
 
 
 async def probe_forever(cfg: Config, emit: Callable[[list[HostState]], None], *, pool=None,
-                        interval: float = 15.0, timeout: float = 5.0) -> None:
-    """``pool``: an SshPool to reuse (the App's, shared with the log follower); else its own."""
+                        interval: float = 15.0, timeout: float = 5.0, retry: float = RETRY_INTERVAL) -> None:
+    """Every host every ``interval`` s; a host with a component not ok again every ``retry``
+    s in between, so a service that was still starting (degraded until its cameras are
+    discovered) shows as up within seconds, not at the next full round. ``pool``: an SshPool
+    to reuse (the App's, shared with the log follower); else its own."""
     await _preimport()
     own = pool is None
     if own:
         from runners.ssh import SshPool
 
         pool = SshPool(max_handshakes=min(10, cfg.checks.max_parallel_hosts), connect_timeout=timeout)
+    loop = asyncio.get_running_loop()
     try:
+        not_ok: set[str] = set()
+        next_full = loop.time()
         while True:
-            await probe_once(cfg, pool, emit, timeout=timeout)
-            await asyncio.sleep(interval)
+            if loop.time() >= next_full:
+                next_full = loop.time() + interval
+                not_ok = await probe_once(cfg, pool, emit, timeout=timeout)
+            elif not_ok:
+                again = [h for h in cfg.hosts if h.name in not_ok]
+                not_ok = await probe_once(cfg, pool, emit, timeout=timeout, hosts=again)
+            wait = next_full - loop.time()
+            await asyncio.sleep(max(0.0, min(wait, retry) if not_ok else wait))
     finally:
         if own:
             await pool.close()
