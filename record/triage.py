@@ -343,14 +343,19 @@ def decide(d: DryRunDir, dry_id: str, decision: str, *, owner: str | None = None
     return update_issue(d, dry_id, values, deciding=True, log=log, event="triage_decided")
 
 
-def mutate(d: DryRunDir, dry_id: str, fn: Callable[[Issue], str], *, log: EventsLog | None = None) -> Issue:
-    """Record-driven change of one entry (fix evidence, verify results): ``fn`` changes the
-    issue and returns the history note."""
+def mutate(d: DryRunDir, dry_id: str, fn: Callable[[Issue], str], *, log: EventsLog | None = None,
+           event: str = "") -> Issue:
+    """Record-driven change of one entry (fix evidence, verify results, its hosts): ``fn``
+    changes the issue and returns the history note. ``event``: also write the change to the
+    events log under that kind (an operator's edit is on the audit trail like any other)."""
     with open_register(d, log=log) as reg:
         issue = reg.get(dry_id)
         note = fn(issue)
         if note:
             issue.note(note)
+    if log and event and note:
+        log.append({"kind": event, "dry_id": issue.id, "changes": [note], "decision": issue.decision,
+                    "severity": issue.severity}, dry_id=issue.id)
     return issue
 
 

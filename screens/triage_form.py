@@ -318,7 +318,7 @@ class TriageForm(ModalScreen[str | None]):
                     i.hosts = list(hosts)
                     return f"edited: hosts: {before!r} -> {hosts!r}"
 
-                issue = mutate(d, dry_id, set_hosts, log=log)
+                issue = mutate(d, dry_id, set_hosts, log=log, event="triage_updated")
             return issue.id
 
         return save

@@ -390,5 +390,10 @@ async def test_triage_form_picks_hosts_and_the_register_names_them(fleet, tmp_pa
         await pilot.press("ctrl+s")
         await _until(pilot, lambda: not isinstance(app.screen, TriageForm), "the edit to save")
         await ready(pilot)
-        assert load_register(DryRunDir(app.model.cfg.dry_run_path)).get("DRY-01").hosts == ["cam-07"]
+        d = DryRunDir(app.model.cfg.dry_run_path)
+        assert load_register(d).get("DRY-01").hosts == ["cam-07"]
+        from record.events_log import read_events
+
+        edits = [e for e in read_events(d.events_log) if e["kind"] == "triage_updated" and e.get("dry_id") == "DRY-01"]
+        assert any("hosts" in c and "cam-07" in c for e in edits for c in e["changes"]), edits  # on the audit trail
     assert app.worker_failures == []
