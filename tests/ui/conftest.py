@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui import scenario
+from tests.ui.workers import not_in_group, wait_for_workers
 
 
 @pytest.fixture(autouse=True)
@@ -49,5 +50,5 @@ async def ready(pilot) -> None:
     app = pilot.app
     await app.record_ready.wait()
     # the file watcher and the host probe run for the app's lifetime: do not wait for those
-    await app.workers.wait_for_complete([w for w in app.workers if w.group not in ("watch", "probe")])
+    await wait_for_workers(app, not_in_group("watch", "probe"))
     await pilot.pause()

@@ -14,6 +14,7 @@ import dataclasses
 import pytest
 
 from tests.ui.conftest import ready
+from tests.ui.workers import in_group, task_workers, wait_for_workers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,7 +45,7 @@ def _text(renderable) -> str:
 
 async def _wait_run(pilot) -> None:
     app = pilot.app
-    await app.workers.wait_for_complete([w for w in app.workers if w.group == "smoke"])
+    await wait_for_workers(app, in_group("smoke"))
     await ready(pilot)
 
 
@@ -86,7 +87,7 @@ async def test_run_fail_triage_verify_ledger(fleet, tmp_path):
 
         # 2. triage it: the form comes up prefilled from the failure and its RPC trace
         await pilot.press("t")
-        await app.workers.wait_for_complete([w for w in app.workers if w.group.startswith("task:")])
+        await wait_for_workers(app, task_workers)
         await pilot.pause()
         form = app.screen
         assert isinstance(form, TriageForm)
@@ -109,7 +110,7 @@ async def test_run_fail_triage_verify_ledger(fleet, tmp_path):
         assert form.problems() == {}
         assert not form.query_one("#save").disabled
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete([w for w in app.workers if w.group.startswith("task:")])
+        await wait_for_workers(app, task_workers)
         await ready(pilot)
         assert not isinstance(app.screen, TriageForm)
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.ui import scenario
 from tests.ui.conftest import make_console, ready
+from tests.ui.workers import task_workers, wait_for_workers
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # ~30 s for the whole file
 
@@ -57,7 +58,7 @@ def test_triage_form_prefilled(snap_compare, scenario_cfg, size):
     async def run_before(pilot):
         await _settle(pilot, "2")
         await pilot.press("t")
-        await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group.startswith("task:")])
+        await wait_for_workers(pilot.app, task_workers)
         await pilot.pause()
         await _settle(pilot)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import make_console, ready
+from tests.ui.workers import in_group, wait_for_workers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,7 +64,7 @@ async def test_sample_suite_runs_from_the_smoke_screen_with_live_results(tmp_pat
             assert app.model.live.running and app.model.running_label == "suite team-smoke"
             assert app.model.live.label == "02_smoke_run_1"
 
-            await app.workers.wait_for_complete([w for w in app.workers if w.group == "smoke"])
+            await wait_for_workers(app, in_group("smoke"))
             await ready(pilot)
             cells = app.model.live.cells
             assert sorted(cells) == [("team-smoke", f"SMK-{i}") for i in range(1, 8)]
