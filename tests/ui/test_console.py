@@ -10,6 +10,7 @@ import pytest
 from textual.binding import Binding
 
 from tests.ui.conftest import make_console, ready
+from tests.ui.workers import in_group, task_workers, wait_for_workers
 from tui.app import SCREENS, DryRunApp
 
 pytestmark = pytest.mark.timeout(60)
@@ -163,7 +164,7 @@ async def test_theme_switches_live_and_is_remembered(scenario_cfg):
         await ready(pilot)
         assert app.theme == "dark"
         await pilot.press("ctrl+t")
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app, in_group("userstate"))
         assert app.theme == "light"
         assert app.screen.has_class("-light-mode") or app.has_class("-light-mode")
     assert load_state()["theme"] == "light"
@@ -229,7 +230,7 @@ async def test_an_expected_failure_goes_back_to_whoever_asked(scenario_cfg):
             raise RecordError("dry_run/03_triage_register.toml", "DRY-09: no such entry")
 
         app.run_task("edit", refused, reply=got.append)
-        await app.workers.wait_for_complete()
+        await wait_for_workers(app, task_workers)
         await pilot.pause()
     assert len(got) == 1 and not got[0].ok and "DRY-09: no such entry" in got[0].detail
     assert app.worker_failures == []

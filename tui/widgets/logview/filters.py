@@ -72,7 +72,7 @@ def status_line(buf: LogBuffer, *, follow: bool, new_while_paused: int, dropped_
     if buf.evicted or dropped_pending:
         parts.append(f"{buf.evicted + dropped_pending:,} oldest dropped (cap {buf.cap:,})")
     if buf.errors:
-        parts.append(f"{buf.errors:,} errors")
+        parts.append(f"{buf.errors:,} error{'s' if buf.errors != 1 else ''}")
     if buf.filter.active:
         parts.append("filter: " + filter_summary(buf.filter))
     if search is not None:
