@@ -132,6 +132,9 @@ class LogLines(Event):
     host: str
     source: str
     lines: tuple[str, ...]
+    # Written before the follow began (the backlog a source shows first): a pane places
+    # these by their own times however old, not near their arrival like live lines.
+    history: bool = False
 
 
 @_kind("log_gap")

@@ -200,6 +200,8 @@ def _f(x: Any, unit: str = "", nd: int = 3) -> str:
 
 
 def render_md(rep: dict[str, Any]) -> str:
+    from record.runlog import plural
+
     out = [f"# Stress run - {rep['verdict']}", ""]
     out += [f"- When: {rep.get('started_iso', '')}; hosts: {', '.join(rep.get('hosts', [])) or '-'}; "
             f"rounds: {rep.get('total_runs')} requested",
@@ -219,7 +221,7 @@ def render_md(rep: dict[str, Any]) -> str:
     a = rep["attempts"]
     out += ["## Analysis", "",
             f"- Pass rate: **{_f(_pct(rep['pass_rate']), ' %', 2)}** ({a['passed']} of {a['ran']} attempts; "
-            f"{a['failed']} failed, {a['error']} errors, {a['skipped']} skipped) - threshold "
+            f"{a['failed']} failed, {plural(a['error'], 'error')}, {a['skipped']} skipped) - threshold "
             f"{rep['min_pass_rate'] * 100:.1f} %",
             f"- Verdict: **{rep['verdict']}**" + (f" ({'; '.join(rep['reasons'])})" if rep["reasons"] else ""),
             f"- Variance envelope: {rep['variance_envelope']['method']} of each check's durations; a check breaks "

@@ -259,13 +259,16 @@ class Collect:
     gaps: list[tuple[str, int | None]] = field(default_factory=list)
     notices: list[tuple[str, str]] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # perf_counter per line
+    history: list[str] = field(default_factory=list)  # the lines delivered as history (backlog)
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Event()
 
-    async def lines(self, src: Any, lines: list[str]) -> None:  # type: ignore[override]
+    async def lines(self, src: Any, lines: list[str], history: bool = False) -> None:  # type: ignore[override]
         now = time.perf_counter()
         self.got.extend(lines)
+        if history:
+            self.history.extend(lines)
         self.arrivals.extend([now] * len(lines))
         self._poke()
 

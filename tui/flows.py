@@ -52,9 +52,11 @@ def events_log_for(cfg: Config):
 
 
 def _summary(run: Any) -> str:
+    from record.runlog import plural
+
     f = run.finished
     extra = " (interrupted)" if f.interrupted else (f" (stopped early: {f.stopped_early})" if f.stopped_early else "")
-    return (f"{run.label}: {f.passed} passed, {f.failed} failed, {f.errors} errors, {f.skipped} skipped "
+    return (f"{run.label}: {f.passed} passed, {f.failed} failed, {plural(f.errors, 'error')}, {f.skipped} skipped "
             f"in {f.duration:.1f} s{extra}")
 
 

@@ -9,7 +9,8 @@
   Times are clamped to the arrival time (a host clock ahead of ours cannot push lines
   into the future) and to at most ``reorder_window`` seconds before it (a host clock far
   behind, or a naive time in another zone, degrades to arrival order instead of hiding
-  its lines far up the scrollback).
+  its lines far up the scrollback). A source's backlog (``history``: written before the
+  follow began) is placed by its own times however old, so the hosts' backlogs merge.
 - Filtered: a :class:`LogFilter` (hosts, minimum level, include / exclude regex, id)
   selects the ``view``, maintained incrementally (no rescans per batch).
 - Whole: text is stored in full; only the pane truncates what it draws.
@@ -187,10 +188,11 @@ class LogBuffer:
 
     # ------------------------------------------------------------------ writing
     def add_lines(self, host: str, source: str, lines: Iterable[str], *, fmt: str = "auto",
-                  arrival: float | None = None) -> int:
-        """Parse and insert lines of one source (already decoded). Returns how many."""
+                  arrival: float | None = None, history: bool = False) -> int:
+        """Parse and insert lines of one source (already decoded). Returns how many.
+        ``history``: the source's backlog, placed by its own times (only the future is clamped)."""
         now = time.time() if arrival is None else arrival
-        low = now - self.reorder_window
+        low = float("-inf") if history else now - self.reorder_window
         st = self._sources.get((host, source))
         if st is None:
             st = self._sources[(host, source)] = _SourceState()

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[Event], None]
 
 
+class _History(list):
+    """A pending run of a source's backlog lines (emitted as ``LogLines(history=True)``)."""
+
+
 class LogHub:
     def __init__(self, cfg: Config, pool: Any = None, *, hosts: Sequence[str] = (),
                  sinks: Sequence[EventSink] = (), coalesce: float = 0.02, max_batch: int = 4096,
@@ -107,14 +111,15 @@ class LogHub:
         return {s.label: s.position() for s in self.sources}
 
     # ------------------------------------------------------------------ Sink protocol
-    async def lines(self, src: Source, lines: list[str]) -> None:
+    async def lines(self, src: Source, lines: list[str], history: bool = False) -> None:
         # Taken first, then the source waits for room: the source's position already counts
         # these lines read, so they must reach the sinks even if the hub is stopped now.
         segs = self._pending.setdefault(src, [])
-        if segs and isinstance(segs[-1], list):
+        kind = _History if history else list
+        if segs and type(segs[-1]) is kind:
             segs[-1].extend(lines)
         else:
-            segs.append(list(lines))
+            segs.append(kind(lines))
         self._pending_lines[src] = self._pending_lines.get(src, 0) + len(lines)
         self._wake.set()
         while self._pending_lines.get(src, 0) >= self.high_water:
@@ -223,7 +228,8 @@ class LogHub:
                     for i in range(0, len(seg), self.max_batch):
                         chunk = tuple(seg[i:i + self.max_batch])
                         self.lines_emitted += len(chunk)
-                        out.append(LogLines(host=src.host, source=src.name, lines=chunk, run_id=self.run_id))
+                        out.append(LogLines(host=src.host, source=src.name, lines=chunk, run_id=self.run_id,
+                                            history=isinstance(seg, _History)))
                 else:
                     out.append(seg)
         return out

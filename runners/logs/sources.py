@@ -68,7 +68,7 @@ class RemoteHost(Protocol):
 class Sink(Protocol):
     """Where a source reports. ``lines`` may wait (back-pressure from a slow consumer)."""
 
-    async def lines(self, src: Source, lines: list[str]) -> None: ...
+    async def lines(self, src: Source, lines: list[str], history: bool = False) -> None: ...
     def gap(self, src: Source, reason: str, lost_bytes: int | None) -> None: ...
     def notice(self, src: Source, level: str, message: str) -> None: ...
     def connected(self, src: Source) -> None: ...
@@ -111,6 +111,9 @@ class Source:
         self.gaps = 0
         self.last_error = ""
         self._delivered = False  # the current session produced data (resets the backoff)
+        # Byte offset where a file's backlog ends (its size when the first session began):
+        # lines ending by it were written before we followed and are delivered as history.
+        self._history_end: int | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}/{self.name}>"
@@ -161,14 +164,30 @@ class Source:
         starting with the backlog. False when this kind cannot resume."""
         return False
 
-    async def _deliver(self, sink: Sink, lines: list[str]) -> None:
+    async def _deliver(self, sink: Sink, lines: list[str], history: bool = False) -> None:
         if lines:
             self._delivered = True
             if self.last_error:
                 self.last_error = ""
                 sink.connected(self)
             self.lines_read += len(lines)
-            await sink.lines(self, lines)
+            await sink.lines(self, lines, history)
+
+    async def _deliver_read(self, sink: Sink, raw: list[bytes], start: int) -> None:
+        """Deliver file lines read from byte ``start``: those within the backlog
+        (``_history_end``) as history, the rest as live lines."""
+        end = self._history_end
+        if end is not None:
+            k, pos = 0, start
+            while k < len(raw) and pos + len(raw[k]) + 1 <= end:
+                pos += len(raw[k]) + 1
+                k += 1
+            if k:
+                await self._deliver(sink, _decode_all(raw[:k]), history=True)
+                raw = raw[k:]
+            if raw or pos >= end:
+                self._history_end = None  # past the backlog: everything from here on is live
+        await self._deliver(sink, _decode_all(raw))
 
     def _gap(self, sink: Sink, reason: str, lost: int | None) -> None:
         self.gaps += 1
@@ -264,6 +283,7 @@ class FileTail(Source):
         inode, size = ident if ident is not None else (None, 0)
         start = max(0, size - self.backlog_bytes)
         self.inode = inode
+        self._history_end = size
         await self._follow(h, sink, self.path, start, skip_partial=start > 0)
 
     async def _follow(self, h: RemoteHost, sink: Sink, path: str, start: int, *,
@@ -306,8 +326,9 @@ class FileTail(Source):
                     batch = batch[k:]
                     if not batch:
                         continue
+                start = self.offset or 0
                 self._remember(batch)
-                await self._deliver(sink, _decode_all(batch))
+                await self._deliver_read(sink, batch, start)
         if pending:
             self.offset = saved
             return False
@@ -318,6 +339,7 @@ class FileTail(Source):
         self.inode = inode
         self.offset = 0
         self.anchor.clear()
+        self._history_end = None  # what a new file holds was written while we followed
 
     async def _recover(self, h: RemoteHost, sink: Sink, ident: tuple[int | None, int] | None) -> None:
         """The file at our offset is not the one we were reading: find where we were.
@@ -446,6 +468,7 @@ class JournalTail(Source):
         self.cursor: str | None = None
         self.last_realtime = 0  # us; skips re-shown entries after a lost cursor
         self._skip_upto = 0
+        self._backlog_read = False  # the first backlog was read (and shown as history)
 
     def position(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "realtime_us": self.last_realtime}
@@ -462,12 +485,24 @@ class JournalTail(Source):
             return f"{base} --after-cursor {shlex.quote(self.cursor)}"
         return f"{base} -n {self.backlog_lines}"
 
+    def backlog_command(self) -> str:
+        return f"journalctl -u {shlex.quote(self.unit)} -n {self.backlog_lines} -o json --no-pager -q"
+
     async def _session(self, sink: Sink) -> bool:
         h = await self.connect()
+        if self.cursor is None and not self._skip_upto and not self._backlog_read:
+            # The backlog on its own first (history: placed by its own times), then follow
+            # after its cursor. One `-f -n N` could not tell the backlog from live entries.
+            res = await h.run(self.backlog_command(), timeout=30)
+            if res.exit_status == 0:
+                self._backlog_read = True
+                out = [line for raw in res.stdout.splitlines() if raw.strip() and not raw.startswith("-- ")
+                       if (line := self._entry(raw.encode("utf-8", "surrogateescape"))) is not None]
+                await self._deliver(sink, out, history=True)
         try:
             async with contextlib.aclosing(h.stream_batches(self.command())) as batches:
                 async for batch in batches:
-                    out: list[str] = []
+                    out = []
                     for raw in batch:
                         line = self._entry(raw)
                         if line is not None:
@@ -618,6 +653,7 @@ class LocalTail(Source):
             self._close()
             self.rotations += 1
             self.offset = 0  # whatever file appears at the path next is new from its start
+            self._history_end = None
         if st is None:
             return
         if self._fh is None:
@@ -629,8 +665,10 @@ class LocalTail(Source):
                 self.rotations += 1
                 self.offset = 0
                 self._partial = b""
+                self._history_end = None
             self.inode = ident
             if self.offset is None:
+                self._history_end = fst.st_size
                 self.offset = max(0, fst.st_size - self.backlog_bytes)
                 if self.offset:
                     self._fh.seek(self.offset - 1)
@@ -642,6 +680,7 @@ class LocalTail(Source):
             self.truncations += 1
             self._partial = b""
             self.offset = 0
+            self._history_end = None
             self._gap(sink, "file truncated; lines written just before the truncation may be missing", None)
         await self._drain(sink)
 
@@ -658,9 +697,10 @@ class LocalTail(Source):
             lines = data.split(b"\n")
             self._partial = lines.pop()
             consumed = sum(len(x) + 1 for x in lines)
-            self.offset = (self.offset or 0) + consumed
+            start = self.offset or 0
+            self.offset = start + consumed
             if lines:
-                await self._emit(sink, lines)
+                await self._deliver_read(sink, lines, start)
 
     async def _emit(self, sink: Sink, raw: list[bytes]) -> None:
         await self._deliver(sink, _decode_all(raw))

@@ -174,6 +174,7 @@ async def test_first_start_shows_only_the_backlog_and_whole_lines(sim, pool):
     assert seqs == list(range(seqs[0], 1001)) and 10 < len(seqs) < 60
     assert all(line.endswith("x" * 10) for line in sink.got)  # no partial first line
     assert src.offset == os.path.getsize(sim.local(LOG)) > size
+    assert sink.history == sink.got[:-1]  # the backlog is history; the line written later is not
 
 
 async def test_a_file_that_appears_later(sim, pool):
@@ -238,6 +239,7 @@ async def test_journal_resumes_by_cursor_across_drops(sim, pool):
             await sink.wait(lambda: len(sink.seqs()) >= 10 + k * 5)
     assert_exact(sink, 20)
     assert src.cursor and not sink.gaps
+    assert sink.history == sink.got[:5]  # the journal's backlog, read before following
     # journal lines carry the journal's time and priority as text the pane can parse
     assert " ERROR camera-service[" in sink.got[-2] or " ERROR camera-service[" in sink.got[-1]
 
@@ -273,6 +275,15 @@ class _FakeJournalHost:
         self.forget = False
         self.cut = asyncio.Event()
         self.commands: list[str] = []
+
+    async def run(self, command, *, timeout=30.0, check=False):
+        from runners.ssh import ExecResult
+
+        self.commands.append(command)
+        n = int(command.split(" -n ")[1].split()[0])
+        return ExecResult(0, "".join(json.dumps({"__CURSOR": c, "__REALTIME_TIMESTAMP": str(rt), "PRIORITY": "6",
+                                                  "SYSLOG_IDENTIFIER": "camera-service", "MESSAGE": m}) + "\n"
+                                      for c, rt, m in self.entries[-n:]), "")
 
     async def stream_batches(self, command):
         from runners.errors import SshError
@@ -364,6 +375,7 @@ async def test_local_file_follow_rotation_and_truncation(tmp_path):
     sink = Collect()
     async with running(src, sink):
         await sink.wait(lambda: len(sink.seqs()) >= 3)
+        assert sink.history == sink.got  # what the file held when the follow began
         w.write(2)
         await sink.wait(lambda: len(sink.seqs()) >= 5, 4, "watchfiles to report the append")
         w.write(2)
@@ -377,6 +389,7 @@ async def test_local_file_follow_rotation_and_truncation(tmp_path):
         await sink.wait(lambda: len(sink.seqs()) >= 12, 4)
     assert_exact(sink, 12)
     assert src.truncations == 1 and len(sink.gaps) == 1
+    assert len(sink.history) == 3  # appends, the rotated-in and the truncated file's lines are live
 
 
 async def test_local_partial_line_waits_for_its_end(tmp_path):
@@ -418,6 +431,8 @@ async def test_hub_runs_every_source_over_one_connection_per_host(sim, pool):
     assert set(hub.positions()) == {f"{sim.name}/svc", f"{sim.name}/journal", f"{sim.name}/nossh"}
     # batched: fewer events than lines
     assert len([e for e in got if isinstance(e, LogLines)]) < 8
+    # everything was written before the hub started: both sources' backlogs come as history
+    assert all(e.history for e in got if isinstance(e, LogLines))
 
 
 async def test_hub_keeps_gap_order_and_reports_config_problems(sim, pool):

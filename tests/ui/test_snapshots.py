@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -99,23 +98,11 @@ def _log_files(root: Path) -> dict[str, Path]:
     return paths
 
 
-class _ScenarioTime:
-    """``time`` as the log pane's ingest sees it: lines arrive at the scenario's clock
-    (10:30), so the 10:29 lines are as recent as live ones and merge by their own times
-    whichever host's tail delivers first (older lines keep their arrival order)."""
-
-    perf_counter = staticmethod(time.perf_counter)
-
-    @staticmethod
-    def time() -> float:
-        return scenario.NOW.timestamp()
-
-
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("theme", ["dark", "presentation"])
-def test_logs_screen(snap_compare, scenario_cfg, theme, size, monkeypatch):
-    """The Logs screen following each host's (local) service log, merged by time."""
-    monkeypatch.setattr("tui.widgets.logview.ingest.time", _ScenarioTime)
+def test_logs_screen(snap_compare, scenario_cfg, theme, size):
+    """The Logs screen following each host's (local) service log: the two backlogs,
+    written before the console started, merged by their own times."""
     text = scenario_cfg.read_text()
     for host, path in _log_files(scenario_cfg.parent).items():
         anchor = f'name = "{host}"\n'

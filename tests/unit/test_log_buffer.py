@@ -78,6 +78,20 @@ def test_future_and_far_past_times_are_clamped():
     assert [r for r in b.view if "behind" in r[TEXT]][0][TS] == pytest.approx(NOW - 7200)
 
 
+def test_backlogs_merge_by_their_own_times_however_old():
+    """Two hosts' backlogs (history: written before the follow began), hours old, interleave
+    by time; a live line from a clock two hours behind still lands near its arrival."""
+    b = LogBuffer(reorder_window=10)
+    old = NOW - 7200
+    b.add_lines("a", "svc", [line(old + 1, msg="a1"), line(old + 3, msg="a3")], arrival=NOW, history=True)
+    b.add_lines("b", "svc", [line(old + 2, msg="b2"), line(old + 4, msg="b4")], arrival=NOW, history=True)
+    b.add_lines("b", "svc", [line(NOW + 3600, msg="b future")], arrival=NOW, history=True)
+    b.add_lines("a", "svc", [line(NOW - 1, msg="a live")], arrival=NOW)
+    b.add_lines("behind", "svc", [line(old, msg="skewed live")], arrival=NOW)
+    assert texts(b) == ["a1", "b2", "a3", "b4", "skewed live", "a live", "b future"]
+    assert [r[K] for r in b.view][:4] == [old + 1, old + 2, old + 3, old + 4]
+
+
 def test_cap_is_respected_and_evictions_counted():
     b = LogBuffer(cap=1000)
     for i in range(50):

@@ -317,6 +317,8 @@ class _LiveTable:
         from rich.table import Table
         from rich.text import Text
 
+        from record.runlog import plural
+
         s = self.state
         t = Table(title=Text(f"dryrun run {s.label}".rstrip()), title_justify="left", expand=False)
         t.add_column("host", no_wrap=True)
@@ -340,7 +342,7 @@ class _LiveTable:
             t.add_row(*row)
         n = s.counts()
         elapsed = (time.time() - s.started) if s.started else 0.0
-        t.caption = (f"{n['passed']} passed, {n['failed']} failed, {n['error']} errors, {n['skipped']} skipped, "
+        t.caption = (f"{n['passed']} passed, {n['failed']} failed, {plural(n['error'], 'error')}, {n['skipped']} skipped, "
                      f"{n['running']} running - {elapsed:.1f}s")
         return t
 

@@ -22,17 +22,18 @@ class IngestMixin:
     def ingest(self, ev: Event) -> None:
         """Queue a ``LogLines`` / ``LogGap`` event (other events are ignored). Cheap: no drawing."""
         if isinstance(ev, LogLines):
-            self.ingest_lines(ev.host, ev.source, ev.lines)
+            self.ingest_lines(ev.host, ev.source, ev.lines, history=ev.history)
         elif isinstance(ev, LogGap):
             self._pending.append(("gap", ev.host, ev.source, ev.reason, ev.lost_bytes, ev.ts))
             self._pump_soon()
 
-    def ingest_lines(self, host: str, source: str, lines: Iterable[str], fmt: str = "auto") -> None:
+    def ingest_lines(self, host: str, source: str, lines: Iterable[str], fmt: str = "auto", *,
+                     history: bool = False) -> None:
         lines = lines if isinstance(lines, (list, tuple)) else list(lines)
         now = time.time()
         for i in range(0, len(lines), CHUNK):
             chunk = lines[i:i + CHUNK]
-            self._pending.append(("lines", host, source, chunk, fmt, now))
+            self._pending.append(("lines", host, source, chunk, fmt, now, history))
             self.pending_lines += len(chunk)
         # A flood faster than we can parse: what exceeds the cap would be evicted on arrival
         # anyway, so drop it here (counted) instead of growing the queue without bound.
@@ -73,9 +74,9 @@ class IngestMixin:
         while pending:
             item = pending.popleft()
             if item[0] == "lines":
-                _, host, source, chunk, fmt, arrival = item
+                _, host, source, chunk, fmt, arrival, history = item
                 self.pending_lines -= len(chunk)
-                n += buf.add_lines(host, source, chunk, fmt=fmt, arrival=arrival)
+                n += buf.add_lines(host, source, chunk, fmt=fmt, arrival=arrival, history=history)
                 if self.labels.add(host, source):
                     labels_changed = True
                 w = max(map(len, chunk), default=0)
