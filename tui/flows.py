@@ -56,8 +56,8 @@ def _summary(run: Any) -> str:
 
     f = run.finished
     extra = " (interrupted)" if f.interrupted else (f" (stopped early: {f.stopped_early})" if f.stopped_early else "")
-    return (f"{run.label}: {f.passed} passed, {f.failed} failed, {plural(f.errors, 'error')}, {f.skipped} skipped "
-            f"in {f.duration:.1f} s{extra}")
+    return (f"{run.label}: {f.passed} passed, {f.failed} failed, {plural(f.errors, 'error')}, "
+            f"{f.skipped} skipped in {f.duration:.1f} s{extra}")
 
 
 async def _run(cfg: Config, options: Any, log_path: Path | None, hooks: Hooks, kind: str, *,

@@ -496,13 +496,18 @@ class JournalTail(Source):
             res = await h.run(self.backlog_command(), timeout=30)
             if res.exit_status == 0:
                 self._backlog_read = True
-                out = [line for raw in res.stdout.splitlines() if raw.strip() and not raw.startswith("-- ")
-                       if (line := self._entry(raw.encode("utf-8", "surrogateescape"))) is not None]
-                await self._deliver(sink, out, history=True)
+                backlog = []
+                for raw in res.stdout.splitlines():
+                    if not raw.strip() or raw.startswith("-- "):  # journalctl's own "-- No entries --"
+                        continue
+                    line = self._entry(raw.encode("utf-8", "surrogateescape"))
+                    if line is not None:
+                        backlog.append(line)
+                await self._deliver(sink, backlog, history=True)
         try:
             async with contextlib.aclosing(h.stream_batches(self.command())) as batches:
                 async for batch in batches:
-                    out = []
+                    out: list[str] = []
                     for raw in batch:
                         line = self._entry(raw)
                         if line is not None:

@@ -342,8 +342,8 @@ class _LiveTable:
             t.add_row(*row)
         n = s.counts()
         elapsed = (time.time() - s.started) if s.started else 0.0
-        t.caption = (f"{n['passed']} passed, {n['failed']} failed, {plural(n['error'], 'error')}, {n['skipped']} skipped, "
-                     f"{n['running']} running - {elapsed:.1f}s")
+        t.caption = (f"{n['passed']} passed, {n['failed']} failed, {plural(n['error'], 'error')}, "
+                     f"{n['skipped']} skipped, {n['running']} running - {elapsed:.1f}s")
         return t
 
     def finish(self, result: Any) -> None:
