@@ -13,8 +13,8 @@ Kinds (``runners.config.LogSource.kind``):
 - ``journal`` ``journalctl -u UNIT -f -o json``; resumes with ``--after-cursor``. A cursor
               the journal no longer knows is a gap; entries already shown are skipped by time.
 - ``command`` any command over SSH; cannot resume: a restart after a failure is a gap.
-- ``local``   a file on this machine, followed with ``watchfiles`` (+ a slow poll as a
-              safety net); rotation (inode change: the old file is read to its end first)
+- ``local``   a file on this machine, followed with ``watchfiles`` (one watcher per folder,
+              shared: ``folderwatch``; + a slow poll as a safety net); rotation (inode change: the old file is read to its end first)
               and truncation handled.
 
 A source built to replace another one following the same log (the hub restarted: the
@@ -608,34 +608,21 @@ class LocalTail(Source):
         return True
 
     async def _session(self, sink: Sink) -> bool:
-        from watchfiles import awatch
+        from runners.logs.folderwatch import watching
 
-        stop = asyncio.Event()
         wake = asyncio.Event()
-
-        async def watch() -> None:
-            # Watch the folder: the file may not exist yet, or be replaced by rotation.
-            folder = self.path.parent
-            while not folder.is_dir():
-                await asyncio.sleep(self.poll_interval)
-            async for _changes in awatch(folder, stop_event=stop, debounce=20, step=10, watch_filter=None,
-                                         recursive=False, ignore_permission_denied=True):
-                wake.set()
-
-        watcher = asyncio.get_running_loop().create_task(watch())
         try:
-            while True:
-                await self._read_available(sink)
-                if watcher.done() and watcher.exception() is not None:
-                    raise OSError(f"cannot watch {self.path.parent}: {watcher.exception()}")
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.poll_interval)
-                wake.clear()
+            # The folder's one watcher (shared with the other local logs there) wakes us
+            # when our file changes, appears or is replaced by rotation.
+            async with watching(self.path, wake) as folder:
+                while True:
+                    await self._read_available(sink)
+                    if folder.failed:
+                        raise OSError(f"cannot watch {self.path.parent}: {folder.error}")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.poll_interval)
+                    wake.clear()
         finally:
-            stop.set()
-            watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await watcher
             self._close()
 
     def _close(self) -> None:

@@ -392,6 +392,27 @@ async def test_local_file_follow_rotation_and_truncation(tmp_path):
     assert len(sink.history) == 3  # appends, the rotated-in and the truncated file's lines are live
 
 
+async def test_local_files_in_one_folder_share_one_watcher(tmp_path):
+    """Two local logs side by side: one folder watcher wakes each for its own file only
+    (the slow poll is 5 s, so only the watcher can deliver within the wait); it stops with
+    the last follower."""
+    from runners.logs import folderwatch
+
+    paths = [tmp_path / "camera-service.log", tmp_path / "mediamtx.log"]
+    writers = [SeqWriter(p) for p in paths]
+    srcs = [LocalTail("lab", LogSource(name=p.stem, kind="local", path=str(p)), p, poll_interval=5.0) for p in paths]
+    sinks = [Collect(), Collect()]
+    async with running(srcs[0], sinks[0]), running(srcs[1], sinks[1]):
+        await asyncio.sleep(0.2)  # both sessions open (no backlog: the files are empty)
+        assert len([k for k in folderwatch._WATCHES if k[1] == tmp_path]) == 1
+        writers[0].write(3)
+        await sinks[0].wait(lambda: len(sinks[0].seqs()) == 3, 4, "the watcher to wake the first follower")
+        writers[1].write(2)
+        await sinks[1].wait(lambda: len(sinks[1].seqs()) == 2, 4, "the watcher to wake the second follower")
+    assert sinks[0].seqs() == [0, 1, 2] and sinks[1].seqs() == [0, 1]
+    assert not [k for k in folderwatch._WATCHES if k[1] == tmp_path]
+
+
 async def test_local_partial_line_waits_for_its_end(tmp_path):
     path = tmp_path / "p.log"
     path.write_bytes(b"one\ntw")
