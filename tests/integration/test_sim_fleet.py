@@ -179,11 +179,15 @@ async def test_dryrun_sim_serves_two_hosts_and_exits_cleanly_on_sigint(tmp_path)
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(ssh.communicate(), 30)
         assert ssh.returncode == 0 and out.startswith(b"Linux cam-01"), err
-        # The banner's python one-liner works too.
-        py_line = next(x.strip() for x in banner.splitlines() if "websockets.sync.client" in x)
-        py = await asyncio.create_subprocess_shell(py_line, cwd=tmp_path, stdout=asyncio.subprocess.PIPE)
-        out, _ = await asyncio.wait_for(py.communicate(), 30)
-        assert json.loads(out)["result"] == "pong"
+        # The banner's python snippet (two lines, the second inside its quotes) works too,
+        # without warnings from websockets.
+        lines = banner.splitlines()
+        at = next(i for i, x in enumerate(lines) if "websockets.sync.client" in x)
+        py_cmd = lines[at].strip() + "\n" + lines[at + 1]
+        py = await asyncio.create_subprocess_shell(py_cmd, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(py.communicate(), 30)
+        assert json.loads(out)["result"] == "pong" and b"Warning" not in err, err
         ports = [p for h in cfg.hosts for p in (int(h.rpc_url.rsplit(":", 1)[1].split("/")[0]), h.ssh.port)]
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 30)

@@ -137,9 +137,11 @@ def _print_banner(fleet, args: argparse.Namespace) -> None:
     h = fleet.hosts[0]
     key, kh = _short(h.client_key), _short(h.known_hosts)
     ssh_opts = f"-o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
-    # Double quotes inside, single quotes around: pastes into any POSIX shell unchanged.
-    ping = ('import json,websockets.sync.client as c; ws=c.connect("%s"); '
-            'ws.send(json.dumps({"jsonrpc":"2.0","method":"ping","id":1})); print(ws.recv())' % h.rpc_url)
+    # Double quotes inside, single quotes around: pastes into any POSIX shell unchanged (the
+    # newline inside the quotes too). websockets >= 17.1 wants its connection in a `with`.
+    ping = ('import json, websockets.sync.client as c\n'
+            'with c.connect("%s") as ws: ws.send(json.dumps({"jsonrpc":"2.0","method":"ping","id":1})); '
+            'print(ws.recv())' % h.rpc_url)
     w(f"\nTry {h.name} ({h.spec.dialect}):\n")
     w(f"  ssh -i {key} -p {h.ssh_port} {ssh_opts} {h.spec.user}@127.0.0.1 uname -a\n")
     w(f"  ssh -i {key} -p {h.ssh_port} {ssh_opts} {h.spec.user}@127.0.0.1 tail -F {h.service_log_path}\n")
