@@ -249,6 +249,20 @@ async def test_stand_up_shows_gates_decision_triage_and_timebox(scenario_cfg):
             assert words in text, f"{words!r} not on the stand-up"
 
 
+@pytest.mark.parametrize(("size", "expected"), [((80, 24), "✖ SMK pass 1 not passed"),
+                                               ((160, 50), "✖ MISS SMK pass 1 not passed")])
+async def test_gates_keep_their_values_whole_in_a_narrow_panel(scenario_cfg, size, expected):
+    """At 80 columns MET / MISS give way to their marks, so no gate's value is cut."""
+    from tui.widgets.gates_panel import GatesPanel
+
+    app = make_console(scenario_cfg)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        panel = app.screen.query_one(GatesPanel)
+        text = _plain(panel.content)
+        assert expected in text and "workarounds 1/1 doc." in text, text
+
+
 async def test_files_changed_elsewhere_show_up_and_a_broken_config_is_refused(scenario_cfg):
     """A second console (here: the record API on another thread) adds a triage entry and an
     editor breaks the config: the panes follow the files, the bad config is not taken."""

@@ -1,5 +1,9 @@
 """Exit gates: live value against threshold, MET/MISS in words, and the decision the
-closeout would give now (ACCEPT | 2nd Iteration | STOP) with the rule's reason."""
+closeout would give now (ACCEPT | 2nd Iteration | STOP) with the rule's reason.
+
+When a gate's line would not fit the panel (the stand-up at 80 columns) the words give way
+to their marks alone (✔ / ✖: shapes, not colours, still tell them apart), so each gate's
+value stays whole."""
 
 from __future__ import annotations
 
@@ -50,12 +54,16 @@ class GatesPanel(Panel):
         if "closeout" in rec.errors:
             return error_text(rec.errors["closeout"])
         preview = rec.get("closeout")
+        lines = [(g["met"], GATE_NAMES.get(g["name"], g["name"]), gate_value(g)) for g in preview["gates"]]
+        widest = max((len(name) + 1 + len(value) for _met, name, value in lines), default=0)
+        words = len("✖ MISS ") + widest <= self.size.width
         t = Table.grid(padding=(0, 1))
-        t.add_column(no_wrap=True, min_width=6)
+        t.add_column(no_wrap=True, min_width=6 if words else 1)
         t.add_column(no_wrap=True, overflow="ellipsis")
-        for g in preview["gates"]:
-            word = Text("✔ MET" if g["met"] else "✖ MISS", style=style_for(self.app, "met" if g["met"] else "missed"))
-            t.add_row(word, Text.assemble((GATE_NAMES.get(g["name"], g["name"]), "bold"), " ", gate_value(g)))
+        for met, name, value in lines:
+            mark = ("✔ MET" if words else "✔") if met else ("✖ MISS" if words else "✖")
+            t.add_row(Text(mark, style=style_for(self.app, "met" if met else "missed")),
+                      Text.assemble((name, "bold"), " ", value))
         now = Text.assemble(("Now ", "bold"), decision_text(self.app, preview))
         parts: list[Any] = [t, now]
         why = preview.get("why", "")
