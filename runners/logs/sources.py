@@ -640,7 +640,7 @@ class LocalTail(Source):
             # Rotated (or deleted): finish the old file first, then switch.
             await self._drain(sink)
             if self._partial:
-                await self._emit(sink, [self._partial])
+                await self._deliver(sink, _decode_all([self._partial]))
                 self._partial = b""
             self._close()
             self.rotations += 1
@@ -693,9 +693,6 @@ class LocalTail(Source):
             self.offset = start + consumed
             if lines:
                 await self._deliver_read(sink, lines, start)
-
-    async def _emit(self, sink: Sink, raw: list[bytes]) -> None:
-        await self._deliver(sink, _decode_all(raw))
 
 
 # =============================================================================== factory

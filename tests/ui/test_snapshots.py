@@ -1,7 +1,8 @@
 """Snapshots of every screen at 80x24 (SSH) and 160x50 (a shared screen), in the dark and
-the presentation themes (Logs following two local log files of fixed lines), plus the light, colour-blind and monochrome themes on the
-stand-up and the triage form at 80x24. Built by the CLI's app factory on the fixed
-scenario (fixed clock, fixed data, fixed host health); the cursor does not blink.
+the presentation themes (Logs following two local log files of fixed lines), plus the
+light, colour-blind and monochrome themes on the stand-up and the triage form at 80x24.
+Built by the CLI's app factory on the fixed scenario (fixed clock, fixed data, fixed host
+health); the cursor does not blink.
 
 Update after an intended change: pytest tests/ui/test_snapshots.py --snapshot-update
 (then look at snapshot_report.html / the SVGs before committing them)."""

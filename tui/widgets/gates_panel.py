@@ -61,7 +61,7 @@ class GatesPanel(Panel):
         t.add_column(no_wrap=True, min_width=6 if words else 1)
         t.add_column(no_wrap=True, overflow="ellipsis")
         for met, name, value in lines:
-            mark = ("✔ MET" if words else "✔") if met else ("✖ MISS" if words else "✖")
+            mark = ("✔" if met else "✖") + ((" MET" if met else " MISS") if words else "")
             t.add_row(Text(mark, style=style_for(self.app, "met" if met else "missed")),
                       Text.assemble((name, "bold"), " ", value))
         now = Text.assemble(("Now ", "bold"), decision_text(self.app, preview))
